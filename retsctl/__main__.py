@@ -1,0 +1,3 @@
+from retsctl.cli.app import main
+
+main()
