@@ -98,7 +98,7 @@ class RetsReplyError(RetsError):
         self.detail = detail
 
 
-class RetsReplyAuthError(RetsReplyError):
+class RetsReplyAuthError(RetsReplyError, RetsAuthError):
     """A reply code that means the credentials or their rights are the problem."""
 
     kind = "auth"

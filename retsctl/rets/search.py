@@ -1,0 +1,391 @@
+"""Search across pages: Offset paging, and key/time slicing for servers that refuse or ignore Offset.
+
+The page size (what one request asks for) and the total limit (what the caller wants) are kept
+apart. The end of a result is found from MAXROWS and the rows delivered, never from COUNT alone:
+servers send MAXROWS on an exactly full last page (the next page is then 20201) and COUNTs that are
+off by one. When Offset does not work, the query is cut into windows of the key (numeric keys) or
+of the modification timestamp, each window split in half until it fits under the server's cap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from retsctl.rets.dmql import and_all
+from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError, RetsReplyError
+
+log = logging.getLogger("retsctl.rets.search")
+
+Record = dict[str, str]
+OFFSET_REFUSED_CODES = frozenset({20203, 20212})
+PAGE_ATTEMPTS = 3
+
+
+class TransferInterrupted(RetsNetworkError):
+    """The connection broke while a page was streaming; the page can be asked for again."""
+
+
+class OffsetUnusable(Exception):
+    """The server ignores or refuses Offset: switch to slicing."""
+
+
+class SearchPage(Protocol):
+    """One Search response being read (see ``compact.SearchReader``)."""
+
+    count: int | None
+    columns: list[str]
+    maxrows: bool
+
+    def __iter__(self) -> Iterator[Record]: ...
+
+
+PageOpener = Callable[[dict[str, str]], AbstractContextManager[SearchPage]]
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What the caller asked for. ``limit`` is the total wanted, ``page_size`` one request's Limit."""
+
+    resource: str
+    class_name: str
+    query: str
+    select: tuple[str, ...] | None = None
+    limit: int | None = None
+    offset: int | None = None
+    format: str = "COMPACT-DECODED"
+    page_size: int | None = None
+    count: bool = True
+    standard_names: bool = False
+    restricted_indicator: str | None = None
+
+    def params(self, *, query: str | None = None, offset: int | None = None, limit: int | None = None,
+               count_mode: int = 0, select: tuple[str, ...] | None = None) -> dict[str, str]:
+        params = {
+            "SearchType": self.resource,
+            "Class": self.class_name,
+            "Query": query or self.query,
+            "QueryType": "DMQL2",
+            "Format": self.format,
+            "StandardNames": "1" if self.standard_names else "0",
+        }
+        if count_mode:
+            params["Count"] = str(count_mode)
+        if limit is not None:
+            params["Limit"] = str(limit)
+        if offset is not None:
+            params["Offset"] = str(offset)
+        chosen = select if select is not None else self.select
+        if chosen:
+            params["Select"] = ",".join(chosen)
+        if self.restricted_indicator is not None:
+            params["RestrictedIndicator"] = self.restricted_indicator
+        return params
+
+
+@dataclass(frozen=True)
+class SliceFields:
+    """What slicing needs to know about the class: its key and timestamp fields."""
+
+    key_field: str
+    key_is_numeric: bool
+    timestamp_field: str | None
+
+
+@dataclass
+class SearchStats:
+    count: int | None = None
+    columns: list[str] = field(default_factory=list)
+    pages: int = 0
+    rows: int = 0
+    strategy: str = "offset"
+    warnings: list[str] = field(default_factory=list)
+
+
+class SearchResult:
+    """All records of a search, streamed page after page. Iterate it once.
+
+    ``count`` (the server's COUNT as sent), ``columns``, ``pages``, ``rows``, ``strategy`` and
+    ``warnings`` fill in as pages arrive.
+    """
+
+    def __init__(self, request: SearchRequest, open_page: PageOpener,
+                 slice_fields: Callable[[], SliceFields], key_field: Callable[[], str]) -> None:
+        self.request = request
+        self.stats = SearchStats()
+        self._open_page = open_page
+        self._slice_fields = slice_fields
+        self._key_field = key_field
+
+    count = property(lambda self: self.stats.count)
+    columns = property(lambda self: self.stats.columns)
+    pages = property(lambda self: self.stats.pages)
+    rows = property(lambda self: self.stats.rows)
+    strategy = property(lambda self: self.stats.strategy)
+    warnings = property(lambda self: self.stats.warnings)
+
+    def __iter__(self) -> Iterator[Record]:
+        first_page: list[Record] = []
+        try:
+            yield from self._counted(self._offset_pages(first_page))
+        except OffsetUnusable as reason:
+            self._warn(f"{reason}; switching to slicing")
+            yield from self._counted(self._sliced(first_page))
+        self._check_count()
+
+    def _counted(self, records: Iterator[Record]) -> Iterator[Record]:
+        for record in records:
+            self.stats.rows += 1
+            yield record
+
+    def _warn(self, message: str) -> None:
+        log.warning(message)
+        self.stats.warnings.append(message)
+
+    def _check_count(self) -> None:
+        count, rows, request = self.stats.count, self.stats.rows, self.request
+        if count is None or request.limit is not None or request.offset not in (None, 1):
+            return
+        if count != rows:
+            self._warn(f"server COUNT was {count} but {rows} records were delivered")
+
+    # -- Offset paging ------------------------------------------------------------------------
+
+    def _offset_pages(self, first_page: list[Record]) -> Iterator[Record]:
+        request = self.request
+        select = self._select_with_key()
+        start = request.offset or 1
+        remaining = request.limit
+        page_number = 0
+        while remaining is None or remaining > 0:
+            want = _smallest(request.page_size, remaining)
+            params = request.params(
+                offset=start if (page_number or request.offset) else None,
+                limit=want,
+                count_mode=1 if (request.count and page_number == 0) else 0,
+                select=select,
+            )
+            got, maxrows = yield from self._offset_page(params, page_number, first_page, select)
+            page_number += 1
+            if remaining is not None:
+                remaining -= got
+            if got == 0 or not (maxrows or (want is not None and got == want)):
+                return
+            start += got
+
+    def _select_with_key(self) -> tuple[str, ...] | None:
+        """The Select to send: the caller's plus the key, so a switch to slicing can skip repeats."""
+        select = self.request.select
+        if not select or self.request.standard_names:
+            return select
+        key = self._key_field()
+        return select if key in select else (*select, key)
+
+    def _offset_page(self, params: dict[str, str], page_number: int, first_page: list[Record],
+                     select: tuple[str, ...] | None) -> Iterator[Record]:
+        """Yield one page (asking again after a broken transfer); return (rows, maxrows)."""
+        delivered = 0
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                with self._open_page(params) as page:
+                    self._note_page(page, page_number)
+                    seen = 0
+                    for record in page:
+                        seen += 1
+                        if seen <= delivered:  # already handed out before the transfer broke
+                            continue
+                        self._check_offset_honoured(record, page_number, seen, first_page)
+                        if page_number == 0:
+                            first_page.append(record)
+                        delivered += 1
+                        yield self._as_requested(record, select)
+                    return delivered, page.maxrows
+            except TransferInterrupted:
+                if attempt == PAGE_ATTEMPTS:
+                    raise
+                self._warn(f"transfer broke after {delivered} records of page {page_number + 1}; asking again")
+            except RetsReplyError as error:
+                if page_number and error.code in OFFSET_REFUSED_CODES and not isinstance(error, RetsReplyAuthError):
+                    raise OffsetUnusable(f"server refused Offset ({error.code} {error.text.strip()})") from error
+                raise
+        raise AssertionError("unreachable")
+
+    def _note_page(self, page: SearchPage, page_number: int) -> None:
+        self.stats.pages += 1
+        if page_number == 0:
+            self.stats.count = page.count
+        if page.columns:
+            self.stats.columns = list(page.columns)
+
+    @staticmethod
+    def _check_offset_honoured(record: Record, page_number: int, seen: int, first_page: list[Record]) -> None:
+        if page_number and seen == 1 and first_page and record == first_page[0]:
+            raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
+
+    # -- Slicing ------------------------------------------------------------------------------
+
+    def _sliced(self, first_page: list[Record]) -> Iterator[Record]:
+        fields = self._slice_fields()
+        cap = max(len(first_page), 1)
+        dimension = _dimension_for(fields)
+        self.stats.strategy = dimension.name
+        select = self._select_with(fields, dimension)
+        already = {record.get(fields.key_field) for record in first_page}
+        carry: set[str] = set()
+        for window, rows in self._windows(dimension, cap, select):
+            next_carry = set()
+            for row in rows:
+                key = row.get(fields.key_field, "")
+                if dimension.on_upper_edge(row, window):
+                    next_carry.add(key)
+                if key in already or key in carry:
+                    continue
+                yield self._as_requested(row, select)
+            carry = next_carry
+
+    def _select_with(self, fields: SliceFields, dimension: _Dimension) -> tuple[str, ...] | None:
+        select = self.request.select
+        if not select:
+            return None
+        needed = [fields.key_field, *dimension.fields]
+        return tuple(dict.fromkeys([*select, *needed]))
+
+    def _as_requested(self, row: Record, select: tuple[str, ...] | None) -> Record:
+        if select is None or self.request.select is None or select == self.request.select:
+            return row
+        return {name: row[name] for name in self.request.select if name in row}
+
+    def _windows(self, dimension: _Dimension, cap: int, select: tuple[str, ...] | None
+                 ) -> Iterator[tuple[tuple[object, object], list[Record]]]:
+        """Windows in ascending order, each with all its rows (bounded by the server's cap)."""
+        stack = [dimension.full_range()]
+        while stack:
+            window = stack.pop()
+            query = and_all(self.request.query, dimension.criterion(*window))
+            if self._count(query) > cap:
+                stack.extend(reversed(dimension.split(*window)))
+                continue
+            rows, complete = self._fetch_window(query, select)
+            if complete:
+                yield window, rows
+            else:
+                stack.extend(reversed(dimension.split(*window)))
+
+    def _count(self, query: str) -> int:
+        with self._open_page(self.request.params(query=query, count_mode=2)) as page:
+            for _ in page:
+                pass
+            self.stats.pages += 1
+            return page.count or 0
+
+    def _fetch_window(self, query: str, select: tuple[str, ...] | None) -> tuple[list[Record], bool]:
+        for attempt in range(1, PAGE_ATTEMPTS + 1):
+            try:
+                with self._open_page(self.request.params(query=query, select=select)) as page:
+                    rows = list(page)
+                    self.stats.pages += 1
+                    if page.columns:
+                        self.stats.columns = [c for c in page.columns if not self.request.select or c in self.request.select]
+                    return rows, not page.maxrows
+            except TransferInterrupted:
+                if attempt == PAGE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _smallest(*values: int | None) -> int | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+class _Dimension(Protocol):
+    name: str
+    fields: tuple[str, ...]
+
+    def full_range(self) -> tuple[object, object]: ...
+    def criterion(self, low: object, high: object) -> str: ...
+    def split(self, low: object, high: object) -> list[tuple[object, object]]: ...
+    def on_upper_edge(self, row: Record, window: tuple[object, object]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class KeyRanges:
+    """Windows of a numeric key: ``(Key=low-high)``, split into disjoint halves."""
+
+    key_field: str
+    name: str = "key-range"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.key_field,)
+
+    def full_range(self) -> tuple[int, int]:
+        return 0, 10**18
+
+    def criterion(self, low: int, high: int) -> str:
+        return f"({self.key_field}={low}-{high})"
+
+    def split(self, low: int, high: int) -> list[tuple[int, int]]:
+        if low >= high:
+            raise RetsError(f"more records share key {low} than the server returns at once",
+                            hint="This server cannot be paged reliably; ask the MLS about Offset support.")
+        middle = (low + high) // 2
+        return [(low, middle), (middle + 1, high)]
+
+    def on_upper_edge(self, row: Record, window: tuple[int, int]) -> bool:
+        return False  # integer windows do not overlap
+
+
+@dataclass(frozen=True)
+class TimeWindows:
+    """Windows of the modification timestamp, whole seconds, overlapping on their shared edge.
+
+    Servers differ on whether ``(T=a-b)`` includes fractions of the second ``b``, so neighbouring
+    windows share it and records seen on the edge are not handed out twice.
+    """
+
+    timestamp_field: str
+    name: str = "time-window"
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return (self.timestamp_field,)
+
+    def full_range(self) -> tuple[datetime, datetime]:
+        now = datetime.now(UTC).replace(microsecond=0)
+        return datetime(1970, 1, 1, tzinfo=UTC), now + timedelta(days=1)
+
+    def criterion(self, low: datetime, high: datetime) -> str:
+        return f"({self.timestamp_field}={_iso(low)}-{_iso(high)})"
+
+    def split(self, low: datetime, high: datetime) -> list[tuple[datetime, datetime]]:
+        span = (high - low).total_seconds()
+        if span < 1:
+            raise RetsError(f"more records were modified at {_iso(low)} than the server returns at once",
+                            hint="This server cannot be paged reliably; ask the MLS about Offset support.")
+        if span == 1:
+            return [(low, low), (high, high)]
+        middle = low + timedelta(seconds=int(span // 2))
+        return [(low, middle), (middle, high)]
+
+    def on_upper_edge(self, row: Record, window: tuple[datetime, datetime]) -> bool:
+        return row.get(self.timestamp_field, "")[:19] >= _iso(window[1])[:19]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dimension_for(fields: SliceFields) -> _Dimension:
+    if fields.key_is_numeric:
+        return KeyRanges(fields.key_field)
+    if fields.timestamp_field:
+        return TimeWindows(fields.timestamp_field)
+    raise RetsError(
+        "the server does not page with Offset and the class has neither a numeric key nor a timestamp field",
+        hint="Narrow the query so it fits under the server's limit, or ask the MLS about Offset support.",
+    )
