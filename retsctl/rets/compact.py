@@ -66,7 +66,7 @@ _OK_CODES = (SUCCESS, NO_RECORDS, MAX_RECORDS_EXCEEDED)
 class _SwitchToCareful(Exception):
     """The fast path met something it does not handle; ``remaining`` are the bytes not yet read."""
 
-    def __init__(self, remaining: bytes = b"") -> None:
+    def __init__(self, remaining: bytes) -> None:
         super().__init__()
         self.remaining = remaining
 

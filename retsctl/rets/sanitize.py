@@ -96,7 +96,7 @@ _WINDOWS_1252_TABLE = "".join(
     char if char != "\ufffd" else chr(byte)
     for byte, char in enumerate(bytes([b]).decode("cp1252", "replace") for b in range(256))
 )
-_SINGLE_BYTE_LATIN = {"latin-1", "cp1252", "iso8859-1"}
+_SINGLE_BYTE_LATIN = {"iso8859-1", "cp1252"}  # codecs.lookup() names
 _ASCII_LIKE = {"ascii", UTF8, "utf-8-sig"}
 _XML_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']\s*([A-Za-z0-9._:-]+)\s*["']""")
 _CHARSET = re.compile(r"""charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -231,8 +231,7 @@ _REFERENCE = re.compile(r"&(?:#[xX]([0-9a-fA-F]{1,8});|#([0-9]{1,10});|(amp|lt|g
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # Sections whose content is not markup: stray-markup repairs must leave them alone.
-PROTECTED_MARKUP = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>", re.DOTALL)
-_PROTECTED_START = ("<![CDATA[", "<!--", "<?")
+_PROTECTED_MARKUP = re.compile(r"<!\[CDATA\[.*?\]\]>|<!--.*?-->|<\?.*?\?>", re.DOTALL)
 
 
 def _is_xml_char(code: int) -> bool:
@@ -345,11 +344,6 @@ def _split_common_references(text: str) -> list[str] | None:
     return pieces
 
 
-def has_protected_markup(text: str) -> bool:
-    """CDATA, a comment or a processing instruction: something only a real XML parser reads right."""
-    return any(start in text for start in _PROTECTED_START)
-
-
 def count_stray_lt(text: str, repairs: RepairCounts, row: int = 0) -> None:
     """Count the raw ``<`` of a DATA text the fast path takes literally (no protected markup in it)."""
     repairs.note("markup_escaped", text.count("<"), row)
@@ -374,7 +368,7 @@ def escape_markup(text: str, repairs: RepairCounts) -> str:
 def _outside_protected(text: str, repair: Callable[[str], str]) -> str:
     pieces = []
     position = 0
-    for section in PROTECTED_MARKUP.finditer(text):
+    for section in _PROTECTED_MARKUP.finditer(text):
         pieces.append(repair(text[position : section.start()]))
         pieces.append(section.group(0))
         position = section.end()
@@ -399,9 +393,9 @@ def _escape_character_data(text: str, repairs: RepairCounts, row: int) -> str:
 # --- the careful path's input ------------------------------------------------------------------
 
 _SEGMENT_BYTES = 1 << 16
-_DATA_END = b"</DATA>"
-# A DATA element, protected markup, or anything else up to the next "<".
 _DATA_START = "<DATA>"
+_DATA_END = b"</DATA>"
+_ROOT_END = re.compile(rb"(?:</RETS\s*>|<RETS\b[^<>]*/>)\s*$", re.IGNORECASE)
 
 
 class XmlRepairStream:
@@ -433,7 +427,7 @@ class XmlRepairStream:
 
     @property
     def complete(self) -> bool:
-        return re.search(rb"(?:</RETS\s*>|<RETS\b[^<>]*/>)\s*$", self._tail, re.IGNORECASE) is not None
+        return _ROOT_END.search(self._tail) is not None
 
     def _repair_segment(self, segment: bytes) -> bytes:
         self._tail = (self._tail + segment)[-256:]

@@ -1,0 +1,124 @@
+"""``retsctl metadata …``: the server's resources, classes, fields, lookups and object types.
+
+Rows keep every RETS attribute exactly as the server sent it. They are cached in the local
+database per server and metadata version, so a second look costs only a login; ``--refresh``
+asks the server again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
+from retsctl.cli.errors import error_boundary
+from retsctl.cli.output import JsonFlag, Output
+from retsctl.rets.session import Session
+
+app = typer.Typer(
+    help="Explore the server's metadata (cached locally per metadata version).\n\n"
+    "Example: retsctl metadata fields Property RES --url URL --username USER --json",
+    no_args_is_help=True,
+)
+
+RefreshFlag = Annotated[bool, typer.Option("--refresh", help="Ask the server again instead of using the local cache.")]
+ResourceArg = Annotated[str, typer.Argument(metavar="RESOURCE", help="A ResourceID, e.g. Property.")]
+
+
+def metadata_rows(session: Session, type: str, id: str, *, refresh: bool, out: Output) -> list[dict[str, str]]:
+    """The rows of one metadata type, from the cache unless missing, stale or ``refresh``."""
+    # Imported here: sqlite-utils (and numpy, which it loads) would slow every other command's start.
+    from retsctl.store import open_db
+    from retsctl.store.metadata_cache import MetadataCache, MetadataKey
+
+    response = session.login_response
+    assert response is not None
+    version = response.metadata_version or response.metadata_timestamp or ""
+    key = MetadataKey(session.settings.login_url, session.settings.username, version, type, id)
+    cache = MetadataCache(open_db())
+    rows = None if refresh else cache.get(key)
+    if rows is not None:
+        out.note(f"{type} {id}: from the local cache (metadata version {version or 'unknown'}; --refresh to fetch again)")
+        return rows
+    rows = [row for segment in session.get_metadata(type, id).segments for row in segment.rows]
+    cache.put(key, rows)
+    return rows
+
+
+def show(conn: ConnectionOptions, json_output: bool, refresh: bool, type: str, id: str, table_columns: list[str]) -> None:
+    """Fetch (or recall) one metadata listing and print it."""
+    out = Output.for_json_flag(json_output)
+    with error_boundary(out):
+        with open_session(conn, out) as session:
+            rows = metadata_rows(session, type, id, refresh=refresh, out=out)
+        out.rows(rows, table_columns=table_columns)
+
+
+@app.command("resources")
+@connection_options
+def resources(conn: ConnectionOptions, json_output: JsonFlag = False, refresh: RefreshFlag = False) -> None:
+    """List the server's resources (Property, Agent, Office, …) with their key fields.
+
+    Example: retsctl metadata resources --url URL --username USER
+    """
+    show(conn, json_output, refresh, "METADATA-RESOURCE", "0",
+         ["ResourceID", "StandardName", "VisibleName", "KeyField", "ClassCount"])
+
+
+@app.command("classes")
+@connection_options
+def classes(
+    conn: ConnectionOptions, resource: ResourceArg, json_output: JsonFlag = False, refresh: RefreshFlag = False
+) -> None:
+    """List the classes of a resource (the Search transaction's Class argument).
+
+    Example: retsctl metadata classes Property --url URL --username USER
+    """
+    show(conn, json_output, refresh, "METADATA-CLASS", resource,
+         ["ClassName", "StandardName", "VisibleName", "Description", "ClassTimeStamp"])
+
+
+@app.command("fields")
+@connection_options
+def fields(
+    conn: ConnectionOptions,
+    resource: ResourceArg,
+    class_name: Annotated[str, typer.Argument(metavar="CLASS", help="A ClassName, e.g. RES.")],
+    json_output: JsonFlag = False,
+    refresh: RefreshFlag = False,
+) -> None:
+    """List the fields of a class (SystemName is what queries and --select use).
+
+    Example: retsctl metadata fields Property RES --url URL --username USER --json
+    """
+    show(conn, json_output, refresh, "METADATA-TABLE", f"{resource}:{class_name}",
+         ["SystemName", "StandardName", "LongName", "DataType", "Interpretation", "LookupName", "Searchable"])
+
+
+@app.command("lookups")
+@connection_options
+def lookups(
+    conn: ConnectionOptions,
+    resource: ResourceArg,
+    lookup: Annotated[str, typer.Argument(metavar="LOOKUP", help="A LookupName from `metadata fields`.")],
+    json_output: JsonFlag = False,
+    refresh: RefreshFlag = False,
+) -> None:
+    """List the values of one lookup (Value is the code to put in DMQL).
+
+    Example: retsctl metadata lookups Property ListingStatus --url URL --username USER
+    """
+    show(conn, json_output, refresh, "METADATA-LOOKUP_TYPE", f"{resource}:{lookup}", ["Value", "LongValue", "ShortValue"])
+
+
+@app.command("objects")
+@connection_options
+def object_types(
+    conn: ConnectionOptions, resource: ResourceArg, json_output: JsonFlag = False, refresh: RefreshFlag = False
+) -> None:
+    """List the object (media) types of a resource, for `retsctl objects`.
+
+    Example: retsctl metadata objects Property --url URL --username USER
+    """
+    show(conn, json_output, refresh, "METADATA-OBJECT", resource, ["ObjectType", "MIMEType", "VisibleName", "Description"])

@@ -1,0 +1,89 @@
+"""The local database: sqlite-utils over ``$RETSCTL_HOME/retsctl.db``, WAL, schema migrated in place.
+
+Each schema change is one function registered with :data:`MIGRATIONS`; applied ones are recorded in
+``_sqlite_migrations`` so opening an older database brings it up to date.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from retsctl import config
+
+MIGRATIONS = Migrations("retsctl")
+
+
+@MIGRATIONS(name="0001_metadata_cache")
+def _create_metadata_cache(db: Database) -> None:
+    db["metadata_cache"].create(
+        {
+            "login_url": str,
+            "username": str,
+            "metadata_version": str,
+            "type": str,
+            "id": str,
+            "rows": str,
+            "fetched_at": str,
+        },
+        pk=("login_url", "username", "metadata_version", "type", "id"),
+    )
+
+
+@MIGRATIONS(name="0002_sync_tables")
+def _create_sync_tables(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE raw_records (
+            source TEXT NOT NULL, resource TEXT NOT NULL, class_name TEXT NOT NULL, key TEXT NOT NULL,
+            modified_at TEXT, record TEXT NOT NULL, record_hash TEXT NOT NULL, run_id INTEGER,
+            fetched_at TEXT, deleted_at TEXT,
+            PRIMARY KEY (source, resource, key)
+        );
+        CREATE INDEX raw_records_feed ON raw_records (source, resource, class_name, deleted_at);
+        CREATE TABLE properties (
+            team_id TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL,
+            address TEXT, list_price NUMERIC, bedrooms INTEGER, bathrooms NUMERIC, square_feet INTEGER,
+            year_built INTEGER, status TEXT, description TEXT, photo_urls TEXT,
+            source_key TEXT, modified_at TEXT, raw TEXT, synced_at TEXT, deleted_at TEXT,
+            PRIMARY KEY (team_id, source, external_id)
+        );
+        CREATE INDEX properties_source_key ON properties (team_id, source, source_key);
+        CREATE INDEX properties_status ON properties (team_id, status);
+        CREATE TABLE outbox (
+            team_id TEXT NOT NULL, source TEXT NOT NULL, external_id TEXT NOT NULL,
+            run_id INTEGER, enqueued_at TEXT, attempts INTEGER DEFAULT 0, last_error TEXT,
+            PRIMARY KEY (team_id, source, external_id)
+        );
+        CREATE TABLE sync_runs (
+            id INTEGER PRIMARY KEY, source TEXT, resource TEXT, class_name TEXT, team_id TEXT,
+            mapping_path TEXT, mode TEXT, strategy TEXT, query TEXT, status TEXT,
+            started_at TEXT, finished_at TEXT, elapsed_s REAL, watermark_before TEXT, watermark_after TEXT,
+            fetched INTEGER, inserted INTEGER, updated INTEGER, unchanged INTEGER, deleted INTEGER,
+            rejected INTEGER, photos INTEGER, pushed INTEGER, error TEXT, quality TEXT, resumed_from INTEGER
+        );
+        CREATE TABLE watermarks (
+            source TEXT, resource TEXT, class_name TEXT, watermark TEXT, run_id INTEGER, updated_at TEXT,
+            PRIMARY KEY (source, resource, class_name)
+        );
+        CREATE TABLE checkpoints (
+            source TEXT, resource TEXT, class_name TEXT, run_id INTEGER, query TEXT, strategy TEXT,
+            next_offset INTEGER, max_modified TEXT, pages INTEGER, updated_at TEXT,
+            PRIMARY KEY (source, resource, class_name)
+        );
+        CREATE TABLE rejections (
+            run_id INTEGER, source TEXT, key TEXT, reason TEXT, "column" TEXT, value TEXT
+        );
+        CREATE INDEX rejections_run ON rejections (run_id);
+        """
+    )
+
+
+def open_db(path: Path | None = None) -> Database:
+    """Open (creating and migrating as needed) the database; defaults to ``$RETSCTL_HOME/retsctl.db``."""
+    db = Database(path or config.db_path())
+    db.enable_wal()
+    MIGRATIONS.apply(db)
+    return db

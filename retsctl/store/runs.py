@@ -1,0 +1,112 @@
+"""Sync runs, per-feed watermarks, checkpoints of unfinished runs, and rejected records."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+import orjson
+from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
+
+from retsctl.store.records import Feed
+
+RUN_COUNTERS = ("fetched", "inserted", "updated", "unchanged", "deleted", "rejected", "photos", "pushed")
+
+
+@dataclass
+class Checkpoint:
+    """Where an unfinished run stood after its last committed page."""
+
+    run_id: int
+    query: str
+    strategy: str
+    next_offset: int
+    max_modified: str | None
+    pages: int
+
+
+def _feed_key(feed: Feed) -> dict[str, str]:
+    return {"source": feed.source, "resource": feed.resource, "class_name": feed.class_name}
+
+
+class RunLog:
+    """The ``sync_runs`` table and the per-feed state around it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def start(self, feed: Feed, *, mode: str, strategy: str, query: str, watermark_before: str | None,
+              started_at: str, mapping_path: str, resumed_from: int | None) -> int:
+        table = self.db["sync_runs"]
+        table.insert(
+            {
+                **_feed_key(feed), "team_id": feed.team_id, "mapping_path": mapping_path, "mode": mode,
+                "strategy": strategy, "query": query, "status": "running", "started_at": started_at,
+                "watermark_before": watermark_before, "resumed_from": resumed_from,
+                **dict.fromkeys(RUN_COUNTERS, 0),
+            }
+        )
+        assert table.last_pk is not None
+        return int(table.last_pk)
+
+    def finish(self, run_id: int, *, status: str, finished_at: str, elapsed_s: float, counters: dict[str, int],
+               watermark_after: str | None, error: str | None, quality: dict[str, object]) -> None:
+        self.db["sync_runs"].update(
+            run_id,
+            {
+                "status": status, "finished_at": finished_at, "elapsed_s": round(elapsed_s, 3),
+                "watermark_after": watermark_after, "error": error,
+                "quality": orjson.dumps(quality).decode(), **counters,
+            },
+        )
+
+    def mark_interrupted(self, run_id: int) -> None:
+        self.db["sync_runs"].update(run_id, {"status": "interrupted"})
+
+    def recent(self, limit: int = 20) -> list[dict[str, object]]:
+        return list(self.db["sync_runs"].rows_where(order_by="id desc", limit=limit))
+
+    # -- watermarks -----------------------------------------------------------------------------
+
+    def watermark(self, feed: Feed) -> str | None:
+        try:
+            row = self.db["watermarks"].get(tuple(_feed_key(feed).values()))
+        except NotFoundError:
+            return None
+        return row["watermark"]
+
+    def advance_watermark(self, feed: Feed, watermark: str, *, run_id: int, now: str) -> None:
+        self.db["watermarks"].insert(
+            {**_feed_key(feed), "watermark": watermark, "run_id": run_id, "updated_at": now}, replace=True
+        )
+
+    # -- checkpoints ----------------------------------------------------------------------------
+
+    def checkpoint(self, feed: Feed) -> Checkpoint | None:
+        try:
+            row = self.db["checkpoints"].get(tuple(_feed_key(feed).values()))
+        except NotFoundError:
+            return None
+        return Checkpoint(**{name: row[name] for name in Checkpoint.__dataclass_fields__})
+
+    def save_checkpoint(self, feed: Feed, checkpoint: Checkpoint, *, now: str) -> None:
+        self.db["checkpoints"].insert({**_feed_key(feed), **asdict(checkpoint), "updated_at": now}, replace=True)
+
+    def clear_checkpoint(self, feed: Feed) -> None:
+        self.db.execute(
+            "DELETE FROM checkpoints WHERE source = ? AND resource = ? AND class_name = ?",
+            list(_feed_key(feed).values()),
+        )
+
+    # -- rejections -----------------------------------------------------------------------------
+
+    def reject(self, run_id: int, feed: Feed, rejections: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+        """Record (key, reason, column, value) for records that did not map."""
+        self.db["rejections"].insert_all(
+            {"run_id": run_id, "source": feed.source, "key": key, "reason": reason, "column": column, "value": value}
+            for key, reason, column, value in rejections
+        )
+
+    def rejections(self, run_id: int, limit: int = 50) -> list[dict[str, object]]:
+        return list(self.db["rejections"].rows_where("run_id = ?", [run_id], limit=limit))
