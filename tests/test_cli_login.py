@@ -107,13 +107,13 @@ def test_profile_is_reserved_for_later(run_cli) -> None:
 
 
 def test_missing_url_is_a_usage_error(run_cli) -> None:
-    result = run_cli("login", "--username", "demo", "--password", "x")
+    result = run_cli("login", "--username", "demo", "--password", "unused-pw")
     assert result.exit_code == 2
     assert "--url" in result.stderr
 
 
 def test_unreachable_server_exits_4(run_cli) -> None:
-    result = run_cli("login", "--url", "http://127.0.0.1:9/rets/Login", "--username", "u", "--password", "p", "--json")
+    result = run_cli("login", "--url", "http://127.0.0.1:9/rets/Login", "--username", "u", "--password", "unused-pw", "--json")
     assert result.exit_code == 4
     assert json.loads(result.stdout)["error"]["kind"] == "network"
 

@@ -103,7 +103,7 @@ def test_count_for_humans_is_the_bare_number(run_cli, conn):
 
 
 def test_malformed_dmql_exits_2_with_the_position_marked_before_any_request(run_cli):
-    unreachable = ["--url", "http://127.0.0.1:9/rets/Login", "--username", "u", "--password", "p"]
+    unreachable = ["--url", "http://127.0.0.1:9/rets/Login", "--username", "u", "--password", "unused-pw"]
     query = "(ListPrice=0+),(City=Denver"
     result = run_cli("query", "Property", "RES", query, *unreachable, "--json")
     assert result.exit_code == 2

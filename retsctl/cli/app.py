@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from retsctl import __version__
-from retsctl.cli import login, metadata, objects, query, simulate
+from retsctl.cli import demo, login, metadata, objects, query, simulate, sync_cmd
 from retsctl.cli.connection import ConnectionOptions, connection_options
 from retsctl.cli.db import db_app
 from retsctl.cli.mapping_cmd import mapping_app
@@ -49,6 +49,11 @@ app.add_typer(metadata.app, name="metadata")
 app.command("query")(query.query)
 app.command("objects")(objects.objects)
 app.command("simulate")(simulate.simulate)
+app.command("demo")(demo.demo)
+app.command("sync")(sync_cmd.sync)
+app.command("push")(sync_cmd.push)
+app.command("runs")(sync_cmd.runs)
+app.command("properties")(sync_cmd.properties)
 app.add_typer(mapping_app, name="mapping")
 app.add_typer(db_app, name="db")
 app.add_typer(secrets_app, name="secrets")

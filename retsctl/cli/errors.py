@@ -52,8 +52,8 @@ def exit_code_for(error: RetsError | CliError) -> int:
 
 
 def redacted(error: dict[str, Any]) -> dict[str, Any]:
-    """The error shape with every known secret masked in its texts."""
-    return {key: redactor(value) if isinstance(value, str) else value for key, value in error.items()}
+    """The error shape with every known secret masked in its message and hint."""
+    return error | {key: redactor(error[key] or "") for key in ("message", "hint")}
 
 
 @contextmanager

@@ -17,8 +17,9 @@ from datetime import UTC, datetime, timedelta
 from sqlite_utils import Database
 
 from retsctl.mapping.model import Mapping
+from retsctl.mapping.server import validate_with_server
 from retsctl.mapping.transforms import RecordRejected
-from retsctl.mapping.validate import ERROR, Problem, lookups_used, validate_mapping
+from retsctl.mapping.validate import ERROR, Problem
 from retsctl.rets import Session
 from retsctl.rets.dmql import and_all, any_of, modified_since
 from retsctl.rets.replies import RetsError
@@ -32,7 +33,6 @@ from retsctl.sync.quality import QualityReport
 log = logging.getLogger("retsctl.sync")
 
 EPOCH = datetime(1900, 1, 1, tzinfo=UTC)
-STRATEGIES = ("timestamp", "keys-first")
 
 
 class MetadataDrift(RetsError):
@@ -187,10 +187,7 @@ class SyncRun:
         login = self.session.login_response or self.session.login()
         if self.mapping.metadata_version and login.metadata_version == self.mapping.metadata_version:
             return
-        fields = self.session.fields(self.mapping.resource, self.mapping.class_name)
-        lookups = {name: self.session.lookup_values(self.mapping.resource, name)
-                   for name in lookups_used(self.mapping, fields)}
-        blocking = [p for p in validate_mapping(self.mapping, fields, lookups) if _is_drift(p)]
+        blocking = [p for p in validate_with_server(self.session, self.mapping) if _is_drift(p)]
         if blocking:
             details = "; ".join(p.message for p in blocking)
             raise MetadataDrift(
@@ -360,7 +357,12 @@ def push_outbox(outbox: Outbox, sink: Sink, *, batch_rows: int = 500) -> int:
     """Push every pending row; rows leave the outbox only once the sink confirms them."""
     pushed = 0
     for rows in outbox.batches(batch_rows):
-        result = sink.push(rows)
+        try:
+            result = sink.push(rows)
+        except SinkError as error:
+            if error.result is not None:  # what the sink confirmed before giving up is done
+                outbox.confirm(error.result.confirmed)
+            raise
         pushed += outbox.confirm(result.confirmed)
         for key, reason in result.quarantined:
             outbox.note_failure([key], reason)
