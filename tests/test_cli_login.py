@@ -184,3 +184,9 @@ def test_missing_ua_password_is_an_auth_failure_with_its_reply_code(run_cli, str
     result = run_cli("login", *strict_conn(strict_simulator), "--json")
     assert result.exit_code == 3
     assert json.loads(result.stdout)["error"]["reply_code"] == 20041
+
+
+def test_insecure_is_said_out_loud(run_cli, conn) -> None:
+    result = run_cli("login", *conn, "--insecure")
+    assert result.exit_code == 0, result.stderr
+    assert "TLS certificate verification is OFF" in result.stderr

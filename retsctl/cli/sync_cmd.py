@@ -135,6 +135,9 @@ def sync(
             page_size=page_size, mapping_path=str(mapping_file or DEFAULT_MAPPING),
         )
         sink = None if (no_push or dry_run) else choose_sink(sink_choice, dsn, conn.timeout or DEFAULT_TIMEOUT)
+        if sink is not None and not team_id:
+            raise CliError("--team-id is required to push (the platform team the rows belong to)",
+                           hint="Pass --team-id TEAM, or --no-push to only cache locally.")
         db = open_db()
         with open_session(conn, out) as session, _progress(out) as progress:
             feed = Feed(source=session.settings.login_url, resource=mapping.resource, class_name=mapping.class_name,
@@ -179,10 +182,13 @@ def push(
             raise CliError("no sink configured", hint=f"Set {SUPABASE_URL_ENV} and {SUPABASE_KEY_ENV}, or pass --dsn.")
         outbox = Outbox(open_db())
         try:
-            pushed = push_outbox(outbox, sink)
+            pushed, quarantined = push_outbox(outbox, sink)
         finally:
             sink.close()
-        out.document({"ok": True, "pushed": pushed, "pending": outbox.pending_count()})
+        out.document({"ok": quarantined == 0, "pushed": pushed, "quarantined": quarantined,
+                      "pending": outbox.pending_count()})
+        if quarantined:
+            raise typer.Exit(EXIT_PARTIAL)
 
 
 def runs(

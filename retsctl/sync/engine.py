@@ -345,17 +345,25 @@ class SyncRun:
     def _push(self) -> str:
         assert self.sink is not None
         try:
-            self.counters["pushed"] = push_outbox(Outbox(self.db), self.sink)
+            pushed, quarantined = push_outbox(Outbox(self.db), self.sink)
         except SinkError as error:
             log.warning("push failed: %s", error)
             self.quality.warnings.append(f"push failed: {error.message}")
             return "partial"
+        self.counters["pushed"] = pushed
+        if quarantined:
+            self.quality.warnings.append(f"the sink refused {quarantined} row(s); they stay in the outbox "
+                                         "with the reason (`retsctl push` retries them)")
+            return "partial"
         return "succeeded"
 
 
-def push_outbox(outbox: Outbox, sink: Sink, *, batch_rows: int = 500) -> int:
-    """Push every pending row; rows leave the outbox only once the sink confirms them."""
-    pushed = 0
+def push_outbox(outbox: Outbox, sink: Sink, *, batch_rows: int = 500) -> tuple[int, int]:
+    """Push every pending row; rows leave the outbox only once the sink confirms them.
+
+    Returns (rows confirmed, rows the sink refused and quarantined).
+    """
+    pushed = quarantined = 0
     for rows in outbox.batches(batch_rows):
         try:
             result = sink.push(rows)
@@ -364,9 +372,10 @@ def push_outbox(outbox: Outbox, sink: Sink, *, batch_rows: int = 500) -> int:
                 outbox.confirm(error.result.confirmed)
             raise
         pushed += outbox.confirm(result.confirmed)
+        quarantined += len(result.quarantined)
         for key, reason in result.quarantined:
             outbox.note_failure([key], reason)
-    return pushed
+    return pushed, quarantined
 
 
 def _is_drift(problem: Problem) -> bool:
