@@ -220,8 +220,8 @@ class Session:
         if response.status_code == 401 and self.login_response is not None and transaction != "Login":
             raise SessionLostError(f"{transaction}: the server dropped the session (HTTP 401)")
         error = http_status_error(response, logged_in=self.login_response is not None)
-        if response.status_code == 401 and looks_like_html(body):
-            error.hint += " The server answered with a web page, so the URL may not be a RETS login URL."
+        if response.status_code == 401 and looks_like_html(body) and not challenge_schemes(response):
+            error.hint += " The server answered with a web page and no auth challenge, so the URL may not be a RETS login URL."
         raise error
 
     # -- Metadata -----------------------------------------------------------------------------

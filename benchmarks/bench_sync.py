@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Sync benchmark: ``retsctl sync`` of N simulated listings into SQLite against the lxml floor, in one run.
+
+One simulator process (``retsctl.simulator.server.serve_forever``, what ``retsctl simulate --json``
+runs; page cap 2500) is sized so that class ``RES`` holds exactly N listings (default 100,000; the
+simulator puts about 15% of its listings in ``LND``). A mapping is suggested from its metadata with
+``retsctl mapping init`` (COMPACT, the recommended sync format). Both queries are warmed up, then
+every step runs as its own subprocess under GNU time (wall seconds from spawn to exit, CPU seconds,
+peak RSS of the child itself):
+
+* ``floor``        ../shared/bench/floor_lxml.py: requests + lxml iterparse into dicts (COMPACT-DECODED;
+                   the floor has no format option, hence the next-but-one step);
+* ``sync``         ``retsctl sync --full --no-photos --no-push`` (the mapping's COMPACT) into an empty
+                   ``$RETSCTL_HOME``: raw records, ``properties`` rows and the outbox;
+* ``incremental``  the same command without ``--full`` right after: nothing changed on the server;
+* ``sync-decoded`` a full sync with a COMPACT-DECODED mapping into another empty home: the same
+                   bytes on the wire as the floor;
+* ``wire``         the floor's downloads without parsing (reference: the server's and HTTP's share).
+
+Every full run must deliver N records (the floor also in ascending key order); each full sync must
+report N fetched and N inserted, nothing rejected, and leave N raw records, N ``properties`` rows
+and N outbox rows; the incremental run must insert and update nothing.
+
+Goals (issue 3): each full sync reaches at least half the floor's records/s; every sync peaks under
+120 MB; the incremental run takes under 5% of the full sync's wall time. Exit 1 when a goal is
+missed, 2 when a check fails.
+
+Usage: python benchmarks/bench_sync.py [--listings 100000 | --quick] [--json-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench_query import (
+    CLASS,
+    PAGE_CAP,
+    Command,
+    Expected,
+    Measured,
+    Server,
+    check,
+    client_commands,
+    gnu_time,
+    last_json_line,
+    listings_holding,
+    measure,
+    progress,
+    simulator,
+)
+
+from retsctl.mapping import Mapping
+from retsctl.rets.dmql import and_all, modified_since
+from retsctl.sync.engine import EPOCH
+
+MIN_THROUGHPUT_RATIO = 0.5
+RSS_BUDGET_MB = 120.0
+MAX_INCREMENTAL_SHARE = 0.05
+FORMATS = {"sync": "COMPACT", "incremental": "COMPACT", "sync-decoded": "COMPACT-DECODED",
+           "floor": "COMPACT-DECODED", "wire": "COMPACT-DECODED"}
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    cpu_seconds: float
+    peak_mb: float
+    records: int | None
+    in_process_s: float | None
+    ok: bool
+    note: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def sync_env(home: Path, server: Server) -> dict[str, str]:
+    """A fresh ``$RETSCTL_HOME``, no keyring, the password from the environment (never on argv)."""
+    return {**os.environ, "RETSCTL_HOME": str(home), "RETSCTL_PASSWORD": server.password,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+
+
+def retsctl_argv(server: Server, *args: str) -> list[str]:
+    return [sys.executable, "-m", "retsctl", *args, "--url", server.login_url, "--username", server.username]
+
+
+def write_mapping(server: Server, path: Path, record_format: str, env: dict[str, str]) -> Mapping:
+    """``retsctl mapping init`` for Property/RES in ``record_format``, loaded back."""
+    argv = retsctl_argv(server, "mapping", "init", "--resource", "Property", "--class", CLASS,
+                        "--out", str(path), "--format", record_format, "--json")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"mapping init failed ({done.returncode}): {done.stderr[-2000:]}")
+    return Mapping.load(path)
+
+
+def full_sync_query(mapping: Mapping) -> str:
+    """The query a full sync sends (to warm the simulator's match cache up)."""
+    return and_all(modified_since(mapping.timestamp_field, EPOCH), mapping.base_filter or "")
+
+
+def warm_up(wire: Command, timer: str, work: Path, query: str) -> None:
+    """Two pages of ``query``, so the simulator has evaluated it before the timed runs."""
+    argv, env = wire
+    measured = measure(timer, [*argv, "--query", query, "--pages", "2"], work / "warm.out", work / "warm.err", env)
+    if measured.returncode != 0:
+        raise SystemExit(f"warm-up failed: {(work / 'warm.err').read_text()[-2000:]}")
+    progress(f"#   warm-up {query:<45} {measured.seconds:6.2f} s")
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps
+
+
+def run_floor(name: str, command: Command, timer: str, expected: Expected, work: Path) -> Step:
+    argv, env = command
+    measured = measure(timer, argv, work / f"{name}.out", work / f"{name}.err", env)
+    delivered = last_json_line(work / f"{name}.out") if measured.returncode == 0 else {}
+    note = check(delivered, expected) if measured.returncode == 0 else failure(measured, work / f"{name}.err")
+    records = delivered.get("records")
+    return step(name, measured, records if isinstance(records, int) else None, None, note)
+
+
+def run_sync(name: str, argv: list[str], env: dict[str, str], timer: str, work: Path) -> tuple[Step, dict]:
+    """One ``retsctl sync --json``: the step and the run's summary document."""
+    measured = measure(timer, argv, work / f"{name}.out", work / f"{name}.err", env)
+    if measured.returncode != 0:
+        return step(name, measured, None, None, failure(measured, work / f"{name}.err")), {}
+    summary = json.loads((work / f"{name}.out").read_text())
+    return step(name, measured, summary["fetched"], summary["elapsed_s"], ""), summary
+
+
+def failure(measured: Measured, stderr: Path) -> str:
+    tail = stderr.read_text(errors="replace").strip().splitlines()[-2:]
+    return f"exit {measured.returncode}: {' | '.join(tail)}"
+
+
+def step(name: str, measured: Measured, records: int | None, in_process_s: float | None, note: str) -> Step:
+    return Step(name, measured.seconds, measured.cpu_seconds, measured.peak_mb, records, in_process_s,
+                not note, note)
+
+
+def full_sync_problems(summary: dict, home: Path, records: int) -> str:
+    """Why a full sync's counts or stored rows differ from ``records`` ("" when they do not)."""
+    problems = [f"{name} {summary.get(name)}, expected {want}"
+                for name, want in (("fetched", records), ("inserted", records), ("rejected", 0))
+                if summary.get(name) != want]
+    with sqlite3.connect(home / "retsctl.db") as db:
+        for table in ("raw_records", "properties", "outbox"):
+            stored = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if stored != records:
+                problems.append(f"{stored} rows in {table}, expected {records}")
+    return "; ".join(problems)
+
+
+def incremental_problems(summary: dict) -> str:
+    return "; ".join(f"{name} {summary.get(name)}, expected 0" for name in ("inserted", "updated", "rejected")
+                     if summary.get(name) != 0)
+
+
+def with_problems(found: Step, problems: str) -> Step:
+    if problems and found.ok:
+        found.ok, found.note = False, problems
+    return found
+
+
+def bench(records: int, timer: str, work: Path) -> tuple[list[Step], dict[str, object]]:
+    """Every step, one after the other, against one simulator whose RES class holds ``records``."""
+    listings, expected = listings_holding(records)
+    progress(f"# {records:,} RES records: simulator with {listings:,} listings, page cap {PAGE_CAP}")
+    steps: list[Step] = []
+    with simulator(listings, work) as server:
+        homes = {name: work / f"home-{name}" for name in ("sync", "sync-decoded")}
+        envs = {name: sync_env(home, server) for name, home in homes.items()}
+        mappings = {name: work / f"sim-{FORMATS[name].lower()}.toml" for name in homes}
+        loaded = {name: write_mapping(server, mappings[name], FORMATS[name], envs[name]) for name in homes}
+        commands = client_commands(server)
+        wire = commands["wire"]()
+        floor_argv, floor_env = commands["floor"]()
+        warm_up(wire, timer, work, "(ListPrice=0+)")
+        warm_up(wire, timer, work, full_sync_query(loaded["sync"]))
+
+        def sync_step(name: str, mapping_of: str, *extra: str) -> tuple[Step, dict]:
+            argv = retsctl_argv(server, "sync", "--mapping", str(mappings[mapping_of]), "--no-photos", "--no-push",
+                                "--json", *extra)
+            found, summary = run_sync(name, argv, envs[mapping_of], timer, work)
+            progress(f"#   {name:<13} {found.seconds:7.2f} s {found.peak_mb:6.1f} MB {found.note}")
+            return found, summary
+
+        floor = run_floor("floor", ([*floor_argv, "--expect", str(records)], floor_env), timer, expected, work)
+        progress(f"#   floor         {floor.seconds:7.2f} s {floor.peak_mb:6.1f} MB {floor.note}")
+        steps.append(floor)
+        full, summary = sync_step("sync", "sync", "--full")
+        steps.append(with_problems(full, full_sync_problems(summary, homes["sync"], records) if full.ok else ""))
+        again, summary = sync_step("incremental", "sync")
+        steps.append(with_problems(again, incremental_problems(summary) if again.ok else ""))
+        decoded, summary = sync_step("sync-decoded", "sync-decoded", "--full")
+        steps.append(with_problems(decoded, full_sync_problems(summary, homes["sync-decoded"], records)
+                                   if decoded.ok else ""))
+        steps.append(run_floor("wire", wire, timer, Expected(records, "", ""), work))
+    return steps, {"listings": listings, "records": records, "first_key": expected.first_key,
+                   "last_key": expected.last_key}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def ratios(steps: dict[str, Step]) -> dict[str, float | None]:
+    """Throughput of each full sync over the floor's, and the incremental run's share of the full one."""
+    floor, full, again = steps["floor"], steps["sync"], steps["incremental"]
+
+    def over_floor(name: str) -> float | None:
+        found = steps[name]
+        return round(floor.seconds / found.seconds, 3) if floor.ok and found.ok else None
+
+    return {
+        "sync_vs_floor_throughput": over_floor("sync"),
+        "sync_decoded_vs_floor_throughput": over_floor("sync-decoded"),
+        "incremental_vs_full_time": round(again.seconds / full.seconds, 4) if full.ok and again.ok else None,
+        "incremental_vs_full_time_in_process": (round(again.in_process_s / full.in_process_s, 4)
+                                                if full.in_process_s and again.in_process_s is not None else None),
+    }
+
+
+def goals(steps: dict[str, Step], found: dict[str, float | None]) -> list[str]:
+    """The issue's three goals, one verdict line each (per full sync for throughput)."""
+    lines = []
+    for name, key in (("sync", "sync_vs_floor_throughput"), ("sync-decoded", "sync_decoded_vs_floor_throughput")):
+        ratio = found[key]
+        verdict = "OK" if ratio is not None and ratio >= MIN_THROUGHPUT_RATIO else "MISSED"
+        lines.append(f"throughput {name} ({FORMATS[name]}): {verdict} ({ratio} x floor, goal >= {MIN_THROUGHPUT_RATIO})")
+    for name in ("sync", "incremental", "sync-decoded"):
+        peak = steps[name].peak_mb
+        verdict = "OK" if steps[name].ok and peak < RSS_BUDGET_MB else "MISSED"
+        lines.append(f"memory {name}: {verdict} ({peak:.1f} MB, budget {RSS_BUDGET_MB:g})")
+    share = found["incremental_vs_full_time"]
+    verdict = "OK" if share is not None and share < MAX_INCREMENTAL_SHARE else "MISSED"
+    lines.append(f"incremental: {verdict} ({share} x full sync wall time, goal < {MAX_INCREMENTAL_SHARE})")
+    return lines
+
+
+def table_row(found: Step, floor: Step) -> str:
+    rate = f"{found.records / found.seconds:,.0f}" if found.ok and found.records else "-"
+    vs_floor = f"{floor.seconds / found.seconds:.2f}" if found.ok and floor.ok and found.name != "incremental" else "-"
+    inside = f"{found.in_process_s:.2f}" if found.in_process_s is not None else "-"
+    records = f"{found.records:,}" if found.records is not None else "-"
+    return (f"{found.name:<13} {FORMATS[found.name]:<16} {found.seconds:>8.2f} {inside:>8} {found.cpu_seconds:>7.2f} "
+            f"{records:>8} {rate:>10} {vs_floor:>9} {found.peak_mb:>8.1f}  {found.note}")
+
+
+def print_table(steps: list[Step]) -> None:
+    header = (f"{'step':<13} {'format':<16} {'wall s':>8} {'inner s':>8} {'CPU s':>7} {'records':>8} "
+              f"{'records/s':>10} {'x floor/s':>9} {'peak MB':>8}  note")
+    print(header)
+    print("-" * len(header))
+    floor = steps[0]
+    for found in steps:
+        print(table_row(found, floor))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--listings", type=int, default=100_000,
+                    help="RES listings to sync; the simulator is sized so class RES holds exactly this many [100000]")
+    ap.add_argument("--quick", action="store_true", help="5,000 listings")
+    ap.add_argument("--json-out", type=Path, help="also write the JSON summary to this file")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.listings = 5000
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    timer = gnu_time()
+    with tempfile.TemporaryDirectory(prefix="retsctl-bench-sync-") as scratch:
+        steps, dataset = bench(args.listings, timer, Path(scratch))
+    by_name = {s.name: s for s in steps}
+    found = ratios(by_name)
+    verdicts = goals(by_name, found)
+    print_table(steps)
+    print("\n".join(verdicts))
+    summary = {**dataset, "class": CLASS, "page_cap": PAGE_CAP, "peak_rss": "GNU time %M (the child's own)",
+               "ratios": found, "goals": verdicts,
+               "steps": [{**asdict(s), "format": FORMATS[s.name],
+                          "records_per_s": round(s.records / s.seconds) if s.ok and s.records else None}
+                         for s in steps]}
+    print(json.dumps(summary))
+    if args.json_out:
+        args.json_out.write_text(json.dumps(summary, indent=2) + "\n")
+    if not all(s.ok for s in steps):
+        return 2
+    return 1 if any("MISSED" in line for line in verdicts) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
