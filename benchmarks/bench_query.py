@@ -118,10 +118,11 @@ def gnu_time() -> str:
     between fork and exec (this whole process) in its ``ru_maxrss``.
     """
     found = shutil.which("time", path="/usr/bin:/bin")
-    probe = subprocess.run([found, "--version"], capture_output=True, text=True) if found else None
-    if probe is None or "GNU" not in probe.stdout + probe.stderr:
-        raise SystemExit("GNU time is needed to measure peak memory (Debian: apt-get install time)")
-    return found
+    if found:
+        probe = subprocess.run([found, "--version"], capture_output=True, text=True)
+        if "GNU" in probe.stdout + probe.stderr:
+            return found
+    raise SystemExit("GNU time is needed to measure peak memory (Debian: apt-get install time)")
 
 
 def measure(timer: str, argv: list[str], stdout: Path, stderr: Path, env: dict[str, str] | None) -> Measured:

@@ -87,6 +87,33 @@ class SearchRequest:
         return params
 
 
+@dataclass
+class FirstPage:
+    """What slicing needs of the first Offset page, without keeping its records.
+
+    Records are remembered by a fingerprint of their values in the first page's columns, so a
+    page of 2,500 wide listings costs a few integers each instead of their dicts.
+    """
+
+    first: Record | None = None
+    rows: int = 0
+    columns: tuple[str, ...] = ()
+    fingerprints: set[int] = field(default_factory=set)
+
+    def add(self, record: Record) -> None:
+        if self.first is None:
+            self.first, self.columns = record, tuple(record)
+        self.rows += 1
+        self.fingerprints.add(self._fingerprint(record))
+
+    def holds(self, record: Record) -> bool:
+        """Whether ``record`` (possibly with extra columns) was on the first page."""
+        return self.rows > 0 and self._fingerprint(record) in self.fingerprints
+
+    def _fingerprint(self, record: Record) -> int:
+        return hash(tuple(record.get(name) for name in self.columns))
+
+
 @dataclass(frozen=True)
 class SliceFields:
     """What slicing needs to know about the class: its key and timestamp fields."""
@@ -129,7 +156,7 @@ class SearchResult:
     warnings = property(lambda self: self.stats.warnings)
 
     def __iter__(self) -> Iterator[Record]:
-        first_page: list[Record] = []
+        first_page = FirstPage()
         try:
             yield from self._counted(self._offset_pages(first_page))
         except OffsetUnusable as reason:
@@ -155,7 +182,7 @@ class SearchResult:
 
     # -- Offset paging ------------------------------------------------------------------------
 
-    def _offset_pages(self, first_page: list[Record]) -> Iterator[Record]:
+    def _offset_pages(self, first_page: FirstPage) -> Iterator[Record]:
         request = self.request
         select = self._select_with_key()
         start = request.offset or 1
@@ -185,7 +212,7 @@ class SearchResult:
         key = self._key_field()
         return select if key in select else (*select, key)
 
-    def _offset_page(self, params: dict[str, str], page_number: int, first_page: list[Record],
+    def _offset_page(self, params: dict[str, str], page_number: int, first_page: FirstPage,
                      select: tuple[str, ...] | None) -> Iterator[Record]:
         """Yield one page (asking again after a broken transfer); return (rows, maxrows)."""
         delivered = 0
@@ -198,9 +225,10 @@ class SearchResult:
                         seen += 1
                         if seen <= delivered:  # already handed out before the transfer broke
                             continue
-                        self._check_offset_honoured(record, page_number, seen, first_page)
                         if page_number == 0:
-                            first_page.append(record)
+                            first_page.add(record)
+                        elif seen == 1 and record == first_page.first:
+                            raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
                         delivered += 1
                         yield self._as_requested(record, select)
                     return delivered, page.maxrows
@@ -221,20 +249,14 @@ class SearchResult:
         if page.columns:
             self.stats.columns = list(page.columns)
 
-    @staticmethod
-    def _check_offset_honoured(record: Record, page_number: int, seen: int, first_page: list[Record]) -> None:
-        if page_number and seen == 1 and first_page and record == first_page[0]:
-            raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
-
     # -- Slicing ------------------------------------------------------------------------------
 
-    def _sliced(self, first_page: list[Record]) -> Iterator[Record]:
+    def _sliced(self, first_page: FirstPage) -> Iterator[Record]:
         fields = self._slice_fields()
-        cap = max(len(first_page), 1)
+        cap = max(first_page.rows, 1)
         dimension = _dimension_for(fields)
         self.stats.strategy = dimension.name
         select = self._select_with(fields, dimension)
-        already = {record.get(fields.key_field) for record in first_page}
         carry: set[str] = set()
         for window, rows in self._windows(dimension, cap, select):
             next_carry = set()
@@ -242,7 +264,7 @@ class SearchResult:
                 key = row.get(fields.key_field, "")
                 if dimension.on_upper_edge(row, window):
                     next_carry.add(key)
-                if key in already or key in carry:
+                if key in carry or first_page.holds(row):
                     continue
                 yield self._as_requested(row, select)
             carry = next_carry
