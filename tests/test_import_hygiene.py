@@ -1,14 +1,28 @@
-"""The core packages never pull in the faces' libraries (rich, typer, textual)."""
+"""The core packages never pull in the faces' libraries (rich, typer, textual), and the command line
+starts without the heavy ones (each command imports what it needs when it runs)."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 FACE_LIBRARIES = ("textual", "rich", "typer")
+# Importing these costs the CLI most of its start-up (about 50 MB and half a second together).
+HEAVY_MODULES = ("psycopg", "sqlite_utils", "numpy", "tomlkit", "requests", "lxml", "keyring",
+                 "retsctl.rets", "retsctl.simulator", "retsctl.sync", "retsctl.sinks", "retsctl.store", "retsctl.mapping")
+# What a query needs no part of: the local database, the sinks and the mapping.
+NOT_FOR_QUERIES = ("psycopg", "sqlite_utils", "numpy", "tomlkit", "retsctl.sync", "retsctl.sinks", "retsctl.store",
+                   "retsctl.mapping")
+
+_LOADED = """
+import importlib, json, sys
+importlib.import_module(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
 
 _PROBE = """
 import importlib, json, pkgutil, sys
@@ -38,3 +52,47 @@ def test_probe_detects_a_face_library() -> None:
         [sys.executable, "-c", _PROBE, "retsctl.cli", *FACE_LIBRARIES], capture_output=True, text=True, check=True
     )
     assert {"rich", "typer"} <= set(json.loads(done.stdout)["faces"])
+
+
+def _heavy(modules: list[str], heavy: tuple[str, ...]) -> list[str]:
+    return sorted({name for name in heavy for module in modules if module == name or module.startswith(name + ".")})
+
+
+def _loaded_by_importing(module: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", _LOADED, module], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_importing_the_cli_app_loads_no_heavy_module() -> None:
+    loaded = _loaded_by_importing("retsctl.cli.app")
+    assert {"retsctl.cli.app", "retsctl.cli.sync_cmd", "retsctl.cli.demo", "typer"} <= set(loaded)
+    assert _heavy(loaded, HEAVY_MODULES) == []
+
+
+def test_the_heavy_module_check_can_fail() -> None:
+    """Importing the sync engine directly does load what the app must not."""
+    loaded = _loaded_by_importing("retsctl.sync.engine")
+    assert {"retsctl.store", "retsctl.sync", "sqlite_utils", "requests"} <= set(_heavy(loaded, HEAVY_MODULES))
+
+
+def test_a_query_run_loads_neither_the_database_nor_the_sinks(simulator, conn, tmp_path) -> None:
+    """A real ``retsctl query`` process, its imports listed by ``-X importtime`` on stderr."""
+    env = os.environ | {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "retsctl", "query", "Property", "RES", "(ListPrice=0+)", *conn,
+         "--format", "jsonl", "--limit", "3"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert [json.loads(line)["ListingKey"] for line in done.stdout.splitlines()] == simulator.dataset.keys("RES")[:3]
+    imported = [line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert "retsctl.rets.session" in imported
+    assert _heavy(imported, NOT_FOR_QUERIES) == []
+
+
+def test_the_sync_commands_timeout_default_is_the_sinks() -> None:
+    """sync_cmd keeps its own copy, so that building its options does not import the sinks."""
+    from retsctl.cli.sync_cmd import SINK_TIMEOUT
+    from retsctl.sinks import DEFAULT_TIMEOUT
+
+    assert SINK_TIMEOUT == DEFAULT_TIMEOUT

@@ -274,3 +274,15 @@ def test_record_and_replay(tmp_path: Path, reference_keys: list[str]) -> None:
     with replay_server(har) as replay, Session(ConnectionSettings(replay.login_url, "anyone", "anything")) as rets:
         rets.login()
         assert all_keys(rets) == recorded == reference_keys
+
+
+def test_limit_still_applies_after_switching_to_slicing(reference_keys: list[str]) -> None:
+    with simulated(Quirks(offset="ignored")) as (rets, _sim):
+        keys = all_keys(rets, limit=CAP + 7)
+    assert len(keys) == len(set(keys)) == CAP + 7
+
+
+def test_an_offset_cannot_be_honoured_without_offset_support() -> None:
+    with simulated(Quirks(offset="refused")) as (rets, _sim), pytest.raises(RetsReplyError) as raised:
+        all_keys(rets, offset=5)
+    assert raised.value.reply_code == 20203

@@ -12,18 +12,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import urllib3
 
 from retsctl.cli.errors import CliError
 from retsctl.cli.option_groups import keyword, option_group
 from retsctl.cli.output import Output, log_to_stderr
-from retsctl.rets.capture import WireRecorder
-from retsctl.rets.http import ConnectionSettings
-from retsctl.rets.session import Session
-from retsctl.secrets import resolve_password, resolve_ua_password
+
+# The protocol package and retsctl.secrets are imported where a session is opened: they load
+# requests, lxml and keyring, most of the CLI's start-up cost.
+if TYPE_CHECKING:
+    from retsctl.rets.http import ConnectionSettings
+    from retsctl.rets.session import Session
 
 PANEL = "Connection"
 DEFAULT_RETS_VERSION = "RETS/1.7.2"
@@ -66,6 +67,9 @@ class ConnectionOptions:
 
     def settings(self) -> ConnectionSettings:
         """The client settings, with passwords looked up; raises for missing or unsupported options."""
+        from retsctl.rets.http import ConnectionSettings
+        from retsctl.secrets import resolve_password, resolve_ua_password
+
         if self.profile:
             raise CliError(
                 f"--profile {self.profile}: profiles are not available yet",
@@ -147,6 +151,11 @@ connection_options = option_group(
 @contextmanager
 def open_session(conn: ConnectionOptions, out: Output) -> Iterator[Session]:
     """A logged-in session (logged out on exit), with ``--verbose`` and ``--record`` wired in."""
+    import urllib3
+
+    from retsctl.rets.capture import WireRecorder
+    from retsctl.rets.session import Session
+
     settings = conn.settings()
     if conn.insecure:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import psycopg
 import typer
-from psycopg.conninfo import conninfo_to_dict
 
 from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.secrets import redactor
-from retsctl.sinks import apply_migrations, migrations_sql
+
+# psycopg, retsctl.sinks and retsctl.secrets are imported in the commands: loading them costs every
+# other command's start-up.
 
 DSN_ENV = "RETSCTL_DSN"
 
@@ -30,6 +29,11 @@ DsnOption = Annotated[
 
 def resolve_dsn(dsn: str | None) -> str:
     """The DSN, checked and with its password registered for masking; CliError when unusable."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from retsctl.secrets import redactor
+
     if not dsn:
         raise CliError("a database connection string is required",
                        hint=f"Pass --dsn or set {DSN_ENV}, e.g. postgresql://postgres:PASS@HOST:5432/postgres")
@@ -49,6 +53,8 @@ def migrate(dsn: DsnOption = None, json_output: JsonFlag = False) -> None:
 
     Example: retsctl db migrate --dsn postgresql://postgres:PASS@localhost:5432/postgres
     """
+    from retsctl.sinks import apply_migrations
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         notices: list[str] = []
@@ -69,4 +75,6 @@ def sql() -> None:
 
     Example: retsctl db sql > retsctl.sql
     """
+    from retsctl.sinks import migrations_sql
+
     Output().line(migrations_sql().rstrip("\n"))

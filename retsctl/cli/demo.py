@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retsctl import config
 from retsctl.cli.errors import error_boundary
 from retsctl.cli.output import Output
-from retsctl.mapping import Mapping, suggest_from_server
-from retsctl.rets import ConnectionSettings, Session
-from retsctl.simulator import SimulatorConfig, start_simulator
-from retsctl.store.db import open_db
-from retsctl.store.records import Feed
-from retsctl.sync.engine import SyncOptions, SyncRun
+
+# The whole pipeline is imported in the command: the simulator, sync engine, store (sqlite-utils, numpy)
+# and mapping (tomlkit) would slow every command's start-up.
+if TYPE_CHECKING:
+    from retsctl.mapping import Mapping
+    from retsctl.rets import Session
 
 SUMMARY_KEYS = ("status", "fetched", "inserted", "updated", "unchanged", "deleted", "rejected", "photos", "elapsed_s")
 
@@ -32,6 +32,12 @@ def demo(
 
     Example: retsctl demo --listings 500
     """
+    from retsctl.rets import ConnectionSettings, Session
+    from retsctl.simulator import SimulatorConfig, start_simulator
+    from retsctl.store.db import open_db
+    from retsctl.store.records import Feed
+    from retsctl.sync.engine import SyncOptions, SyncRun
+
     out = Output()
     with error_boundary(out), start_simulator(SimulatorConfig(listings=listings)) as sim:
         out.note(f"Simulated MLS at {sim.login_url} with {listings} listings")
@@ -58,6 +64,8 @@ def demo(
 
 
 def _suggested_mapping(out: Output, session: Session, path: Path) -> Mapping:
+    from retsctl.mapping import Mapping, suggest_from_server
+
     suggestion = suggest_from_server(session, "Property", "RES")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(suggestion.to_toml(), encoding="utf-8")

@@ -13,15 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from retsctl import config
 from retsctl.cli.output import Output
-from retsctl.rets.dmql import DmqlError
-from retsctl.rets.replies import RetsError
-from retsctl.secrets import redactor
+
+# retsctl.rets and retsctl.secrets are imported where a failure is reported: they load requests, lxml
+# and keyring, most of the CLI's start-up cost.
+if TYPE_CHECKING:
+    from retsctl.rets.replies import RetsError
 
 EXIT_OK = 0
 EXIT_BUG = 1
@@ -53,6 +55,8 @@ def exit_code_for(error: RetsError | CliError) -> int:
 
 def redacted(error: dict[str, Any]) -> dict[str, Any]:
     """The error shape with every known secret masked in its message and hint."""
+    from retsctl.secrets import redactor
+
     return error | {key: redactor(error[key] or "") for key in ("message", "hint")}
 
 
@@ -63,10 +67,8 @@ def error_boundary(out: Output) -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, typer.exceptions.TyperException):
         raise
-    except (RetsError, CliError) as error:
-        detail = redactor(error.pointer()) if isinstance(error, DmqlError) else None
-        out.error(redacted(error.to_dict()), detail=detail)
-        raise typer.Exit(exit_code_for(error)) from None
+    except CliError as error:
+        _report_expected(out, error)
     except BrokenPipeError:
         # The reader (e.g. `head`) went away; stop quietly like other Unix tools.
         _silence_stdout()
@@ -75,6 +77,10 @@ def error_boundary(out: Output) -> Iterator[None]:
         out.note("Interrupted.")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception as error:
+        from retsctl.rets.replies import RetsError
+
+        if isinstance(error, RetsError):
+            _report_expected(out, error)
         log_path = write_bug_report(error)
         out.error(
             redacted(
@@ -89,8 +95,20 @@ def error_boundary(out: Output) -> Iterator[None]:
         raise typer.Exit(EXIT_BUG) from None
 
 
+def _report_expected(out: Output, error: RetsError | CliError) -> NoReturn:
+    """Report a failure the contract foresees (a DMQL error with its caret line) and exit with its code."""
+    from retsctl.rets.dmql import DmqlError
+    from retsctl.secrets import redactor
+
+    detail = redactor(error.pointer()) if isinstance(error, DmqlError) else None
+    out.error(redacted(error.to_dict()), detail=detail)
+    raise typer.Exit(exit_code_for(error)) from None
+
+
 def write_bug_report(error: BaseException) -> Path:
     """Write the traceback, secrets masked, under ``$RETSCTL_HOME/logs`` and return its path."""
+    from retsctl.secrets import redactor
+
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     path = config.logs_dir() / f"error-{stamp}-{os.getpid()}.log"
     path.write_text(redactor("".join(traceback.format_exception(error))), encoding="utf-8")

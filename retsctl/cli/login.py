@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.errors import error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.rets.session import Session
+
+# Only for annotations: the protocol package (requests, lxml) is the CLI's biggest start-up cost.
+if TYPE_CHECKING:
+    from retsctl.rets.session import Session
 
 
 def login_summary(session: Session) -> dict[str, Any]:

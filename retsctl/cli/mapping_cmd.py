@@ -12,18 +12,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.errors import EXIT_USAGE, CliError, error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.mapping import Mapping, RecordRejected, SuggestedMapping, suggest_from_server, validate_with_server
-from retsctl.mapping.document import read_document, update_document, write_document
-from retsctl.mapping.model import COLUMNS
-from retsctl.mapping.validate import ERROR
-from retsctl.rets import dmql
+
+# retsctl.mapping and retsctl.rets are imported where used: they load tomlkit, requests and lxml,
+# which would slow every command's start-up.
+if TYPE_CHECKING:
+    from retsctl.mapping import Mapping, RecordRejected, SuggestedMapping
 
 PREVIEW_WIDTH = 60
 
@@ -64,6 +64,8 @@ def init(
 
     Example: retsctl mapping init --resource Property --class RES --out mappings/mymls.toml --url URL --username USER
     """
+    from retsctl.mapping import suggest_from_server
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         if out_path and out_path.exists() and not update:
@@ -77,6 +79,8 @@ def init(
 
 
 def _write_suggestion(suggestion: SuggestedMapping, path: Path | None, update: bool) -> list[str] | None:
+    from retsctl.mapping.document import read_document, update_document, write_document
+
     if path is None:
         return None
     if update:
@@ -120,6 +124,9 @@ def validate(conn: ConnectionOptions, file: FileArg, json_output: JsonFlag = Fal
 
     Example: retsctl mapping validate mappings/default.toml --url URL --username USER
     """
+    from retsctl.mapping import Mapping, validate_with_server
+    from retsctl.mapping.validate import ERROR
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         mapping = Mapping.load(file)
@@ -147,6 +154,8 @@ def preview(
 
     Example: retsctl mapping preview mappings/default.toml --limit 3 --url URL --username USER
     """
+    from retsctl.mapping import Mapping
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         mapping = Mapping.load(file)
@@ -165,10 +174,14 @@ def preview(
 
 def preview_query(mapping: Mapping) -> str:
     """The mapping's base filter, or a query every record with a timestamp matches."""
+    from retsctl.rets import dmql
+
     return mapping.base_filter or dmql.modified_since(mapping.timestamp_field, datetime(1970, 1, 1, tzinfo=UTC))
 
 
 def _rejection(mapping: Mapping, record: dict[str, str]) -> RecordRejected | None:
+    from retsctl.mapping import RecordRejected
+
     try:
         mapping.apply(record)
     except RecordRejected as rejected:
@@ -178,6 +191,9 @@ def _rejection(mapping: Mapping, record: dict[str, str]) -> RecordRejected | Non
 
 def preview_record(mapping: Mapping, record: dict[str, str]) -> dict[str, Any]:
     """One record for JSON: its source values, the mapped row (JSON-safe) or the rejection."""
+    from retsctl.mapping import RecordRejected
+    from retsctl.mapping.model import COLUMNS
+
     try:
         row = mapping.apply(record)
     except RecordRejected as rejected:
@@ -192,6 +208,8 @@ def _json_safe(value: Any) -> Any:
 
 def _preview_lines(mapping: Mapping, records: Sequence[dict[str, str]]) -> Iterator[dict[str, Any]]:
     """Table rows: per record, one line per column with the source values it came from."""
+    from retsctl.mapping.model import COLUMNS
+
     rules = mapping.rules()
     for number, record in enumerate(records, 1):
         mapped = preview_record(mapping, record)

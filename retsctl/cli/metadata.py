@@ -7,14 +7,17 @@ asks the server again.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.errors import error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.rets.session import Session
+
+# Only for annotations: the protocol package (requests, lxml) is the CLI's biggest start-up cost.
+if TYPE_CHECKING:
+    from retsctl.rets.session import Session
 
 app = typer.Typer(
     help="Explore the server's metadata (cached locally per metadata version).\n\n"

@@ -5,15 +5,17 @@ from __future__ import annotations
 import mimetypes
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.rets.objects import RetsObject
-from retsctl.rets.replies import NO_OBJECT
+
+# The protocol package is imported where used: it loads requests and lxml, the CLI's biggest start-up cost.
+if TYPE_CHECKING:
+    from retsctl.rets.objects import RetsObject
 
 _UNSAFE_IN_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -58,6 +60,8 @@ def _prepare_folder(folder: Path) -> None:
 
 def _describe(found: RetsObject, out_dir: Path | None) -> dict[str, Any]:
     """One object as a row, its bytes saved under ``out_dir``; raises an error other than "no object"."""
+    from retsctl.rets.replies import NO_OBJECT
+
     if found.error is not None and found.error.reply_code != NO_OBJECT:
         raise found.error
     path = _save(found, out_dir) if out_dir is not None and found.error is None and found.data else None

@@ -2,13 +2,17 @@
 errors and progress go to stderr, so ``--json`` output stays machine-readable.
 
 Rows are written as they arrive (json, jsonl, csv); only the human table collects them first.
+JSON rows leave in batches of up to 1 MiB, one write call each; a batch also leaves when a row comes
+0.1 s after the last write, so rows from a slow server still show as they come.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
+import math
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -21,10 +25,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from retsctl.secrets import RedactingFilter
+# retsctl.secrets is imported where logging is set up: it loads keyring and the protocol package
+# (requests, lxml), most of the CLI's start-up cost.
 
 # Past this many columns a table is unreadable, so each row is shown as a field/value block.
 MAX_TABLE_COLUMNS = 8
+# A record is several KB of JSON: through stdout's 8 KiB buffer that is a write call per record.
+BATCH_BYTES = 1 << 20
+# A line arriving this long after the last write goes out at once (with those waiting before it).
+BATCH_SECONDS = 0.1
 
 
 class Format(StrEnum):
@@ -77,17 +86,21 @@ class Output:
 
         ``table_columns`` narrows the human table to the columns worth reading (when present).
         """
+        if not self._progress_shown():
+            return self._write_rows(rows, table_columns)
         with self.progress(label) as advance:
-            counted = _CountedRows(rows, advance)
-            if self.format is Format.jsonl:
-                self._jsonl(counted)
-            elif self.format is Format.json:
-                self._json_array(counted)
-            elif self.format is Format.csv:
-                self._csv(counted)
-            else:
-                self._table(list(counted), table_columns)
-        return counted.count
+            return self._write_rows(_advancing(rows, advance), table_columns)
+
+    def _write_rows(self, rows: Iterable[Mapping[str, Any]], table_columns: Sequence[str] | None) -> int:
+        if self.format is Format.jsonl:
+            return self._jsonl(rows)
+        if self.format is Format.json:
+            return self._json_array(rows)
+        if self.format is Format.csv:
+            return self._csv(rows)
+        collected = list(rows)
+        self._table(collected, table_columns)
+        return len(collected)
 
     def error(self, error: Mapping[str, Any], *, detail: str | None = None) -> None:
         """An error: cause (then ``detail``, e.g. a caret under a query) and hint on stderr; the
@@ -111,11 +124,13 @@ class Output:
     def progress(self, label: str) -> Iterator[Callable[[int], None]]:
         """A transient progress display on stderr, shown only when stderr is a terminal and stdout
         is not (data printed to the same terminal would tear it); yields ``advance(n)``."""
-        shown = sys.stderr.isatty() and not self._stdout.isatty()
         columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-        with Progress(*columns, console=self.stderr, transient=True, disable=not shown) as progress:
+        with Progress(*columns, console=self.stderr, transient=True, disable=not self._progress_shown()) as progress:
             task = progress.add_task(label, total=None)
             yield lambda n=1: progress.advance(task, n)
+
+    def _progress_shown(self) -> bool:
+        return sys.stderr.isatty() and not self._stdout.isatty()
 
     def _write_json(self, data: Any, options: int = 0) -> None:
         out = self._binary()
@@ -126,35 +141,52 @@ class Output:
         self._stdout.flush()
         return self._stdout.buffer  # type: ignore[attr-defined]
 
-    def _jsonl(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        out = self._binary()
-        for row in rows:
-            out.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
-        out.flush()
+    @contextmanager
+    def _batched(self) -> Iterator[Callable[[bytes], None]]:
+        """Yields ``write(line)`` for stdout in large batches; what waits is written on the way out,
+        also when the source fails (before the error is reported)."""
+        batches = _Batches(self._binary())
+        try:
+            yield batches.add
+        finally:
+            batches.flush()
 
-    def _json_array(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def _jsonl(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        count = 0
+        with self._batched() as write:
+            for row in rows:
+                write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+                count += 1
+        return count
+
+    def _json_array(self, rows: Iterable[Mapping[str, Any]]) -> int:
         # The first row is fetched before anything is written, so a failing first request
         # leaves stdout holding only the error object.
         remaining = iter(rows)
         first = next(remaining, None)
-        out = self._binary()
-        if first is None:
-            out.write(b"[]\n")
-        else:
-            out.write(b"[\n  " + orjson.dumps(first))
+        with self._batched() as write:
+            if first is None:
+                write(b"[]\n")
+                return 0
+            write(b"[\n  " + orjson.dumps(first))
+            count = 1
             for row in remaining:
-                out.write(b",\n  " + orjson.dumps(row))
-            out.write(b"\n]\n")
-        out.flush()
+                write(b",\n  " + orjson.dumps(row))
+                count += 1
+            write(b"\n]\n")
+        return count
 
-    def _csv(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def _csv(self, rows: Iterable[Mapping[str, Any]]) -> int:
         writer: csv.DictWriter[str] | None = None
+        count = 0
         for row in rows:
             if writer is None:
                 writer = csv.DictWriter(self._stdout, fieldnames=list(row), restval="", extrasaction="ignore")
                 writer.writeheader()
             writer.writerow(row)
+            count += 1
         self._stdout.flush()
+        return count
 
     def _table(self, rows: list[Mapping[str, Any]], table_columns: Sequence[str] | None) -> None:
         if not rows:
@@ -176,19 +208,39 @@ class Output:
             self.console.print(table)
 
 
-class _CountedRows:
-    """Passes rows through, counting them and reporting each to ``on_row``."""
+class _Batches:
+    """Encoded lines written to ``out`` in large pieces: once ``BATCH_BYTES`` wait, or when a line
+    comes ``BATCH_SECONDS`` after the last write (so the first line goes out at once)."""
 
-    def __init__(self, rows: Iterable[Mapping[str, Any]], on_row: Callable[[int], None]) -> None:
-        self._rows = rows
-        self._on_row = on_row
-        self.count = 0
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._waiting: list[bytes] = []
+        self._size = 0
+        self._written_at = -math.inf
 
-    def __iter__(self) -> Iterator[Mapping[str, Any]]:
-        for row in self._rows:
-            self.count += 1
-            yield row
-            self._on_row(1)
+    def add(self, line: bytes) -> None:
+        self._waiting.append(line)
+        self._size += len(line)
+        if self._size >= BATCH_BYTES or time.monotonic() - self._written_at >= BATCH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._waiting:
+            return
+        # Taken before writing, so a failed write (a closed pipe) is not retried on the way out.
+        data = b"".join(self._waiting)
+        self._waiting.clear()
+        self._size = 0
+        self._out.write(data)
+        self._out.flush()
+        self._written_at = time.monotonic()
+
+
+def _advancing(rows: Iterable[Mapping[str, Any]], advance: Callable[[int], None]) -> Iterator[Mapping[str, Any]]:
+    """Passes rows through, reporting each to the progress display."""
+    for row in rows:
+        yield row
+        advance(1)
 
 
 def _columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -211,6 +263,8 @@ def _key_value_grid(data: Mapping[str, Any]) -> Table:
 def log_to_stderr(*, verbose: bool) -> Iterator[None]:
     """Show retsctl's log on stderr while a command runs: warnings always, the HTTP exchange with
     ``--verbose``; every known secret is masked."""
+    from retsctl.secrets import RedactingFilter
+
     logger = logging.getLogger("retsctl")
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())

@@ -9,7 +9,8 @@ import typer
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.errors import error_boundary
 from retsctl.cli.output import Format, Output
-from retsctl.rets import dmql
+
+# retsctl.rets is imported in the command: it loads requests and lxml, the CLI's biggest start-up cost.
 
 
 @connection_options
@@ -37,6 +38,8 @@ def query(
 
     Example: retsctl query Property RES '(ListingStatus=|A,P),(ListPrice=300000+)' --url URL --username USER --format jsonl
     """
+    from retsctl.rets import dmql
+
     out = Output(Format.json if json_output else output_format)
     with error_boundary(out):
         dmql.parse(query_text)

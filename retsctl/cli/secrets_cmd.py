@@ -10,7 +10,8 @@ from retsctl.cli.connection import ConnectionOptions, connection_options
 from retsctl.cli.db import DsnOption, resolve_dsn
 from retsctl.cli.errors import error_boundary
 from retsctl.cli.output import JsonFlag, Output
-from retsctl.sinks import store_rets_credentials
+
+# retsctl.sinks is imported in the command: it loads psycopg, a cost to every command's start-up.
 
 secrets_app = typer.Typer(
     help="Feed credentials kept in Supabase Vault, for workers that sync on the team's behalf.\n\n"
@@ -37,6 +38,8 @@ def push(
 
     Example: retsctl secrets push --team-id 7d0c… --dsn "$RETSCTL_DSN" --url https://rets.example.com/Login --username USER
     """
+    from retsctl.sinks import store_rets_credentials
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         target = resolve_dsn(dsn)

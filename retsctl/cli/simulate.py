@@ -11,23 +11,27 @@ import inspect
 import re
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from retsctl.cli.errors import CliError, error_boundary
-from retsctl.cli.option_groups import keyword, option_group
+from retsctl.cli.option_groups import deferred_option_group, keyword
 from retsctl.cli.output import Format, Output
-from retsctl.simulator import Quirks, SimulatorConfig, serve_forever
+
+# retsctl.simulator is imported when the command is built or run: it loads the whole server and the
+# protocol package (requests, lxml), which `import retsctl.cli.app` should not pay for.
+if TYPE_CHECKING:
+    from retsctl.simulator import Quirks
 
 QUIRKS_PANEL = "Quirks (off by default)"
 
 
-def _quirk_help() -> dict[str, str]:
+def _quirk_help(quirks: type[Quirks]) -> dict[str, str]:
     """Each quirk's description from the ``Attributes:`` section of the Quirks docstring."""
     described: dict[str, str] = {}
     name = None
-    for line in (inspect.getdoc(Quirks) or "").partition("Attributes:")[2].splitlines():
+    for line in (inspect.getdoc(quirks) or "").partition("Attributes:")[2].splitlines():
         entry = re.match(r"    (\w+): (.*)", line)
         if entry:
             name = entry[1]
@@ -37,10 +41,13 @@ def _quirk_help() -> dict[str, str]:
     return {name: text.replace("``", "") for name, text in described.items()}
 
 
-def _quirk_parameters() -> list[inspect.Parameter]:
-    described = _quirk_help()
+def _quirk_options() -> tuple[list[inspect.Parameter], type[Quirks]]:
+    """One option per field of Quirks, and Quirks to build from their values."""
+    from retsctl.simulator import Quirks
+
+    described = _quirk_help(Quirks)
     hints = inspect.get_annotations(Quirks, eval_str=True)
-    return [
+    parameters = [
         keyword(
             quirk.name,
             Annotated[
@@ -55,12 +62,10 @@ def _quirk_parameters() -> list[inspect.Parameter]:
         )
         for quirk in dataclasses.fields(Quirks)
     ]
+    return parameters, Quirks
 
 
-quirk_options = option_group("quirks", _quirk_parameters(), Quirks)
-
-
-@quirk_options
+@deferred_option_group("quirks", _quirk_options)
 def simulate(
     quirks: Quirks,
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
@@ -79,6 +84,8 @@ def simulate(
 
     Example: retsctl simulate --listings 200 --port 6103
     """
+    from retsctl.simulator import SimulatorConfig, serve_forever
+
     out = Output(Format.jsonl if json_output else Format.table)
     with error_boundary(out):
         config = SimulatorConfig(listings=listings, seed=seed, quirks=quirks)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -17,15 +17,17 @@ from retsctl.cli.connection import ConnectionOptions, connection_options, open_s
 from retsctl.cli.db import DsnOption
 from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.output import Format, JsonFlag, Output
-from retsctl.mapping import Mapping
-from retsctl.secrets import read_keyring, redactor
-from retsctl.sinks import DEFAULT_TIMEOUT, Sink, open_sink
-from retsctl.store.db import open_db
-from retsctl.store.outbox import Outbox
-from retsctl.store.records import Feed
-from retsctl.sync.engine import SyncOptions, SyncProgress, SyncRun, push_outbox
+
+# The pipeline (sync engine, store, mapping, sinks) is imported in the commands: it loads sqlite-utils,
+# numpy, tomlkit and psycopg, which would slow every command's start-up.
+if TYPE_CHECKING:
+    from retsctl.mapping import Mapping
+    from retsctl.sinks import Sink
+    from retsctl.sync.engine import SyncProgress
 
 EXIT_PARTIAL = 5
+# retsctl.sinks.DEFAULT_TIMEOUT (a test keeps them equal), needed here to build the --timeout option.
+SINK_TIMEOUT = 45.0
 DEFAULT_MAPPING = Path("mappings/default.toml")
 SUPABASE_URL_ENV = "SUPABASE_URL"
 SUPABASE_KEY_ENV = "SUPABASE_SERVICE_ROLE_KEY"
@@ -57,6 +59,8 @@ def _parse_since(text: str | None) -> datetime | None:
 
 
 def _load_mapping(path: Path | None) -> Mapping:
+    from retsctl.mapping import Mapping
+
     chosen = path or DEFAULT_MAPPING
     if not chosen.exists():
         raise CliError(f"mapping file {chosen} not found",
@@ -65,11 +69,16 @@ def _load_mapping(path: Path | None) -> Mapping:
 
 
 def _supabase_key(url: str) -> str | None:
+    from retsctl.secrets import read_keyring
+
     return os.environ.get(SUPABASE_KEY_ENV) or read_keyring(f"supabase:{url}")
 
 
 def choose_sink(choice: SinkChoice | None, dsn: str | None, timeout: float) -> Sink | None:
     """The sink asked for, or the one the environment configures; None when there is none."""
+    from retsctl.secrets import redactor
+    from retsctl.sinks import open_sink
+
     url = os.environ.get(SUPABASE_URL_ENV)
     if choice is None:
         choice = SinkChoice.supabase if url else SinkChoice.postgres if dsn else None
@@ -126,6 +135,11 @@ def sync(
 
     Example: retsctl sync --mapping mappings/mymls.toml --url URL --username USER --team-id T --reconcile
     """
+    from retsctl.store.db import open_db
+    from retsctl.store.outbox import Outbox
+    from retsctl.store.records import Feed
+    from retsctl.sync.engine import SyncOptions, SyncRun
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         mapping = _load_mapping(mapping_file)
@@ -134,7 +148,7 @@ def sync(
             dry_run=dry_run, photos=photos, push=not no_push, overlap=timedelta(minutes=overlap),
             page_size=page_size, mapping_path=str(mapping_file or DEFAULT_MAPPING),
         )
-        sink = None if (no_push or dry_run) else choose_sink(sink_choice, dsn, conn.timeout or DEFAULT_TIMEOUT)
+        sink = None if (no_push or dry_run) else choose_sink(sink_choice, dsn, conn.timeout or SINK_TIMEOUT)
         if sink is not None and not team_id:
             raise CliError("--team-id is required to push (the platform team the rows belong to)",
                            hint="Pass --team-id TEAM, or --no-push to only cache locally.")
@@ -168,13 +182,17 @@ def push(
     sink_choice: SinkOption = None,
     dsn: DsnOption = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS",
-                                           help="Give up after this long without progress.")] = DEFAULT_TIMEOUT,
+                                           help="Give up after this long without progress.")] = SINK_TIMEOUT,
     json_output: JsonFlag = False,
 ) -> None:
     """Push the rows the sink has not confirmed yet (after a failed or --no-push sync).
 
     Example: retsctl push --sink postgres --dsn postgresql://postgres@localhost/postgres
     """
+    from retsctl.store.db import open_db
+    from retsctl.store.outbox import Outbox
+    from retsctl.sync.engine import push_outbox
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         sink = choose_sink(sink_choice, dsn, timeout)
@@ -199,6 +217,8 @@ def runs(
 
     Example: retsctl runs --json
     """
+    from retsctl.store.db import open_db
+
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
         db = open_db()
@@ -217,6 +237,8 @@ def properties(
 
     Example: retsctl properties --status active --limit 10
     """
+    from retsctl.store.db import open_db
+
     out = Output(output_format)
     with error_boundary(out):
         db = open_db()

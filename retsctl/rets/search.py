@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from itertools import islice
+from typing import Protocol, TypeVar
 
 from retsctl.rets.dmql import and_all
 from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError, RetsReplyError
@@ -22,6 +23,7 @@ from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError
 log = logging.getLogger("retsctl.rets.search")
 
 Record = dict[str, str]
+T = TypeVar("T")
 OFFSET_REFUSED_CODES = frozenset({20203, 20212})
 PAGE_ATTEMPTS = 3
 
@@ -160,8 +162,12 @@ class SearchResult:
         try:
             yield from self._counted(self._offset_pages(first_page))
         except OffsetUnusable as reason:
+            if self.request.offset not in (None, 1):
+                raise RetsError(f"{reason}, so a starting offset cannot be honoured",
+                                hint="Leave out --offset and narrow the query instead.") from None
             self._warn(f"{reason}; switching to slicing")
-            yield from self._counted(self._sliced(first_page))
+            remaining = None if self.request.limit is None else max(self.request.limit - self.stats.rows, 0)
+            yield from self._counted(islice(self._sliced(first_page), remaining))
         self._check_count()
 
     def _counted(self, records: Iterator[Record]) -> Iterator[Record]:
@@ -237,7 +243,9 @@ class SearchResult:
                     raise
                 self._warn(f"transfer broke after {delivered} records of page {page_number + 1}; asking again")
             except RetsReplyError as error:
-                if page_number and error.code in OFFSET_REFUSED_CODES and not isinstance(error, RetsReplyAuthError):
+                # Only a refusal of the second page can switch to slicing: the records handed out
+                # before it are exactly the first page's, which slicing knows how to skip.
+                if page_number == 1 and error.code in OFFSET_REFUSED_CODES and not isinstance(error, RetsReplyAuthError):
                     raise OffsetUnusable(f"server refused Offset ({error.code} {error.text.strip()})") from error
                 raise
         raise AssertionError("unreachable")
@@ -288,7 +296,8 @@ class SearchResult:
         while stack:
             window = stack.pop()
             query = and_all(self.request.query, dimension.criterion(*window))
-            if self._count(query) > cap:
+            # COUNT only decides when to split early; a window that cannot split is fetched anyway.
+            if dimension.can_split(*window) and self._count(query) > cap:
                 stack.extend(reversed(dimension.split(*window)))
                 continue
             rows, complete = self._fetch_window(query, select)
@@ -298,25 +307,36 @@ class SearchResult:
                 stack.extend(reversed(dimension.split(*window)))
 
     def _count(self, query: str) -> int:
-        with self._open_page(self.request.params(query=query, count_mode=2)) as page:
-            for _ in page:
-                pass
-            self.stats.pages += 1
-            return page.count or 0
+        def count_page() -> int:
+            with self._open_page(self.request.params(query=query, count_mode=2)) as page:
+                for _ in page:
+                    pass
+                self.stats.pages += 1
+                return page.count or 0
+
+        return _asking_again(count_page)
 
     def _fetch_window(self, query: str, select: tuple[str, ...] | None) -> tuple[list[Record], bool]:
-        for attempt in range(1, PAGE_ATTEMPTS + 1):
-            try:
-                with self._open_page(self.request.params(query=query, select=select)) as page:
-                    rows = list(page)
-                    self.stats.pages += 1
-                    if page.columns:
-                        self.stats.columns = [c for c in page.columns if not self.request.select or c in self.request.select]
-                    return rows, not page.maxrows
-            except TransferInterrupted:
-                if attempt == PAGE_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")
+        def fetch() -> tuple[list[Record], bool]:
+            with self._open_page(self.request.params(query=query, select=select)) as page:
+                rows = list(page)
+                self.stats.pages += 1
+                if page.columns:
+                    self.stats.columns = [c for c in page.columns if not self.request.select or c in self.request.select]
+                return rows, not page.maxrows
+
+        return _asking_again(fetch)
+
+
+def _asking_again(action: Callable[[], T]) -> T:
+    """Run a whole-page request, asking again when the transfer breaks (bounded)."""
+    for attempt in range(1, PAGE_ATTEMPTS + 1):
+        try:
+            return action()
+        except TransferInterrupted:
+            if attempt == PAGE_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _smallest(*values: int | None) -> int | None:
@@ -329,6 +349,7 @@ class _Dimension(Protocol):
     fields: tuple[str, ...]
 
     def full_range(self) -> tuple[object, object]: ...
+    def can_split(self, low: object, high: object) -> bool: ...
     def criterion(self, low: object, high: object) -> str: ...
     def split(self, low: object, high: object) -> list[tuple[object, object]]: ...
     def on_upper_edge(self, row: Record, window: tuple[object, object]) -> bool: ...
@@ -350,6 +371,9 @@ class KeyRanges:
 
     def criterion(self, low: int, high: int) -> str:
         return f"({self.key_field}={low}-{high})"
+
+    def can_split(self, low: int, high: int) -> bool:
+        return low < high
 
     def split(self, low: int, high: int) -> list[tuple[int, int]]:
         if low >= high:
@@ -383,6 +407,9 @@ class TimeWindows:
 
     def criterion(self, low: datetime, high: datetime) -> str:
         return f"({self.timestamp_field}={_iso(low)}-{_iso(high)})"
+
+    def can_split(self, low: datetime, high: datetime) -> bool:
+        return (high - low).total_seconds() >= 1
 
     def split(self, low: datetime, high: datetime) -> list[tuple[datetime, datetime]]:
         span = (high - low).total_seconds()

@@ -184,13 +184,20 @@ class Session:
         if ua_header:
             extra["RETS-UA-Authorization"] = ua_header
         fields = {"params": params} if method == "GET" else {"data": params}
-        try:
-            response = self._http.request(
-                method, url, headers=extra, auth=self._auth, stream=stream,
-                timeout=self.settings.timeout, **fields,
-            )
-        except requests.RequestException as error:
-            raise network_error(error, url) from None
+        # urllib3 retries up to the response headers; a body cut short is asked for again here.
+        for attempt in range(self.settings.retries + 1):
+            try:
+                response = self._http.request(
+                    method, url, headers=extra, auth=self._auth, stream=stream,
+                    timeout=self.settings.timeout, **fields,
+                )
+                break
+            except requests.exceptions.ChunkedEncodingError as error:
+                if stream or attempt == self.settings.retries:
+                    raise network_error(error, url) from None
+                log.info("the body of %s broke off; asking again", url)
+            except requests.RequestException as error:
+                raise network_error(error, url) from None
         log_exchange(response)
         if self.recorder is not None and not stream:
             self.recorder.record(response)
