@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from retsctl.rets import ConnectionSettings, RetsError, Session
 from retsctl.simulator import Quirks, RunningSimulator, SimulatorConfig, start_simulator
 from retsctl.store.db import open_db
 from retsctl.store.records import Feed
+from retsctl.store.runs import Checkpoint, RunLog
 from retsctl.sync.engine import MetadataDrift, SyncOptions, SyncRun, SyncSummary
 
 LISTINGS = 400
@@ -30,6 +32,15 @@ class Rig:
 
     def sync(self, **options: object) -> SyncSummary:
         return SyncRun(self.session, self.mapping, self.db, self.feed, SyncOptions(**options)).run()  # type: ignore[arg-type]
+
+    def runs_start_interrupted(self) -> int:
+        """A run that was killed after checkpointing Offset 101 (as if by kill -9)."""
+        runs = RunLog(self.db)
+        query = f"({self.mapping.timestamp_field}=1900-01-01T00:00:00Z+)"
+        run_id = runs.start(self.feed, mode="full", strategy="timestamp", query=query, watermark_before=None,
+                            started_at="2026-01-01T00:00:00Z", mapping_path="", resumed_from=None)
+        runs.save_checkpoint(self.feed, Checkpoint(run_id, query, "timestamp", 101, None, 1), now="2026-01-01T00:00:00Z")
+        return run_id
 
     def live_keys(self) -> set[str]:
         return {row["source_key"] for row in self.db["properties"].rows_where("deleted_at IS NULL")}
@@ -144,3 +155,54 @@ def test_failed_run_keeps_the_watermark(rig: Rig) -> None:
     assert runs[-1]["status"] == "failed" and runs[-1]["error"]
     assert runs[-1]["watermark_after"] is None
     assert rig.db["watermarks"].get((rig.feed.source, "Property", "RES"))["watermark"] == first.watermark
+
+
+def test_a_new_team_gets_its_own_rows(rig: Rig) -> None:
+    first = rig.sync(photos=False)
+    rig.feed = replace(rig.feed, team_id="team-2")
+    second = rig.sync(photos=False, full=True)
+    assert second.counters["updated"] == first.counters["inserted"] and second.counters["unchanged"] == 0
+    teams = {row["team_id"] for row in rig.db.query("SELECT DISTINCT team_id FROM properties")}
+    assert teams == {"team-1", "team-2"}
+
+
+def test_a_deleted_listing_that_comes_back_is_live_again(rig: Rig) -> None:
+    rig.sync(photos=False)
+    key = sorted(rig.live_keys())[0]
+    rig.db.execute("UPDATE raw_records SET deleted_at = '2020-01-01T00:00:00Z' WHERE key = ?", [key])
+    rig.db.execute("UPDATE properties SET deleted_at = '2020-01-01T00:00:00Z' WHERE source_key = ?", [key])
+    rig.db.conn.commit()
+    summary = rig.sync(photos=False, full=True)
+    assert summary.counters["updated"] == 1
+    assert key in rig.live_keys()
+
+
+def test_since_after_the_watermark_does_not_move_it(rig: Rig) -> None:
+    first = rig.sync(photos=False)
+    rig.sim.touch(sorted(rig.live_keys())[0])
+    later = datetime.now(UTC) + timedelta(days=1)
+    skipped = rig.sync(photos=False, since=later)
+    assert skipped.watermark == first.watermark
+    caught_up = rig.sync(photos=False)
+    assert caught_up.counters["updated"] == 1
+
+
+def test_a_checkpoint_follows_every_server_page(rig: Rig) -> None:
+    offsets: list[int] = []
+
+    def note_checkpoint(_event: object) -> None:
+        row = rig.db.execute("SELECT next_offset FROM checkpoints").fetchone()
+        if row:
+            offsets.append(row[0])
+
+    SyncRun(rig.session, rig.mapping, rig.db, rig.feed, SyncOptions(photos=False, page_size=30),
+            progress=note_checkpoint).run()
+    assert offsets and all((offset - 1) % 30 == 0 for offset in offsets)
+
+
+def test_a_resumed_run_on_a_server_that_refuses_offset_starts_over(tmp_path: Path) -> None:
+    for rig in _rig(tmp_path, Quirks(offset="refused")):
+        run_id = rig.runs_start_interrupted()
+        summary = rig.sync(photos=False)
+        assert summary.status == "succeeded" and summary.counters["inserted"] == summary.counters["fetched"] > 0
+        assert rig.db["sync_runs"].get(run_id)["status"] == "interrupted"

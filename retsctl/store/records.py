@@ -8,7 +8,7 @@ record whose raw content did not change is counted ``unchanged`` and not written
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,6 +19,25 @@ from retsctl.properties import ALL_COLUMNS, PropertyRow
 
 # SQLite limits bound parameters per statement; look keys up in slices of this size.
 KEY_LOOKUP_SLICE = 500
+RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record", "record_hash", "run_id",
+               "fetched_at", "deleted_at")
+OUTBOX_COLUMNS = ("team_id", "source", "external_id", "run_id", "enqueued_at")
+
+
+def replace_statement(table: str, columns: Sequence[str], utf8_text: Collection[str] = ()) -> str:
+    """``INSERT OR REPLACE`` of whole rows (what sqlite-utils' ``insert_all(replace=True)`` sends).
+
+    Columns in ``utf8_text`` take UTF-8 bytes and store them as TEXT, so the record's JSON never
+    becomes a Python str (up to 4 bytes a character) only to be encoded back when bound.
+    """
+    names = ", ".join(f"[{name}]" for name in columns)
+    values = ", ".join("CAST(? AS TEXT)" if name in utf8_text else "?" for name in columns)
+    return f"INSERT OR REPLACE INTO [{table}] ({names}) VALUES ({values})"
+
+
+REPLACE_RAW = replace_statement("raw_records", RAW_COLUMNS, utf8_text={"record"})
+REPLACE_PROPERTY = replace_statement("properties", ALL_COLUMNS, utf8_text={"raw"})
+REPLACE_OUTBOX = replace_statement("outbox", OUTBOX_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -39,6 +58,17 @@ class PageOutcome:
     duplicates: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class StoredVersion:
+    raw_hash: str
+    run_id: int | None
+    deleted: bool
+    has_row: bool
+
+    def same_as(self, record: StagedRecord) -> bool:
+        return self.raw_hash == record.raw_hash and not self.deleted and (record.row is None or self.has_row)
+
+
 @dataclass
 class StagedRecord:
     """One fetched record on its way into the cache: raw always, mapped row when it mapped."""
@@ -47,16 +77,17 @@ class StagedRecord:
     modified_at: str | None
     raw: dict[str, str]
     row: PropertyRow | None = None
-    raw_json: str = ""
+    raw_json: bytes = b""  # UTF-8
     raw_hash: str = ""
 
     def __post_init__(self) -> None:
-        self.raw_json = orjson.dumps(self.raw).decode()
-        self.raw_hash = hashlib.blake2b(self.raw_json.encode(), digest_size=16).hexdigest()
+        self.raw_json = orjson.dumps(self.raw)
+        self.raw_hash = hashlib.blake2b(self.raw_json, digest_size=16).hexdigest()
 
 
-def property_columns(row: PropertyRow, raw_json: str) -> dict[str, object]:
-    """A properties row as SQLite stores it: numbers as numbers, lists and records as JSON text."""
+def property_columns(row: PropertyRow, raw_json: bytes) -> dict[str, object]:
+    """A properties row as :data:`REPLACE_PROPERTY` binds it (in ``ALL_COLUMNS`` order): numbers as
+    numbers, lists as JSON text, the record as UTF-8 JSON."""
     stored: dict[str, object] = {name: row.get(name) for name in ALL_COLUMNS}
     for name in ("list_price", "bathrooms"):
         value = stored[name]
@@ -74,76 +105,67 @@ class RecordStore:
         self.db = db
         self.feed = feed
 
-    def known_hashes(self, keys: Sequence[str]) -> dict[str, tuple[str, int | None]]:
-        """For the given keys: their stored raw hash and the run that last wrote them."""
-        found: dict[str, tuple[str, int | None]] = {}
+    def known_versions(self, keys: Sequence[str]) -> dict[str, StoredVersion]:
+        """For the given keys: what the cache holds (raw hash, writing run, deleted, mapped row)."""
+        found: dict[str, StoredVersion] = {}
         for start in range(0, len(keys), KEY_LOOKUP_SLICE):
             part = keys[start : start + KEY_LOOKUP_SLICE]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                f"SELECT key, record_hash, run_id FROM raw_records WHERE source = ? AND resource = ? AND key IN ({marks})",
-                [self.feed.source, self.feed.resource, *part],
+                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, EXISTS (SELECT 1 FROM properties p "
+                "WHERE p.team_id = ? AND p.source = r.source AND p.source_key = r.key) "
+                f"FROM raw_records r WHERE r.source = ? AND r.resource = ? AND r.key IN ({marks})",
+                [self.feed.team_id, self.feed.source, self.feed.resource, *part],
             ).fetchall()
-            found.update({key: (digest, run_id) for key, digest, run_id in rows})
+            found.update({row[0]: StoredVersion(*row[1:]) for row in rows})
         return found
 
     def classify(self, staged: Sequence[StagedRecord], *, run_id: int) -> tuple[list[StagedRecord], PageOutcome]:
         """Which records are new or changed (to be written), and the page's counts.
 
-        A key already written by this same run is a duplicate across pages (servers shift data
-        between Offset pages); it is counted, and stored once.
+        A record is unchanged only when its raw content is the same, it is not marked deleted,
+        and (when it maps) this feed's team already has its row. A key already written by this
+        same run is a duplicate across pages (servers shift data between Offset pages); it is
+        counted, and stored once.
         """
         outcome = PageOutcome()
-        known = self.known_hashes([s.key for s in staged])
+        known = self.known_versions([s.key for s in staged])
         changed: list[StagedRecord] = []
         for record in staged:
             previous = known.get(record.key)
-            if previous is not None and previous[1] == run_id:
+            if previous is not None and previous.run_id == run_id:
                 outcome.duplicates.append(record.key)
-            if previous is not None and previous[0] == record.raw_hash:
+            if previous is not None and previous.same_as(record):
                 outcome.unchanged += 1
                 continue
             if previous is None:
                 outcome.inserted += 1
             else:
                 outcome.updated += 1
-            known[record.key] = (record.raw_hash, run_id)
+            known[record.key] = StoredVersion(record.raw_hash, run_id, False, record.row is not None)
             changed.append(record)
         return changed, outcome
 
     def write(self, changed: Sequence[StagedRecord], *, run_id: int, now: str) -> None:
-        """Store new or changed records: raw always, mapped rows into properties and the outbox."""
-        self._write_raw(changed, run_id=run_id, now=now)
-        self._write_properties([s for s in changed if s.row is not None], run_id=run_id, now=now)
+        """Store new or changed records: raw always, mapped rows into properties and the outbox.
 
-    def _write_raw(self, staged: Iterable[StagedRecord], *, run_id: int, now: str) -> None:
-        self.db["raw_records"].insert_all(
-            (
-                {
-                    "source": self.feed.source, "resource": self.feed.resource, "class_name": self.feed.class_name,
-                    "key": s.key, "modified_at": s.modified_at, "record": s.raw_json, "record_hash": s.raw_hash,
-                    "run_id": run_id, "fetched_at": now, "deleted_at": None,
-                }
-                for s in staged
-            ),
-            replace=True,
-        )
+        One prepared statement per table for the whole page, inside the caller's transaction (per-row
+        dict handling and per-chunk commits through sqlite-utils cost more than the pull itself).
+        """
+        conn = self.db.conn
+        conn.executemany(REPLACE_RAW, [self._raw_values(s, run_id=run_id, now=now) for s in changed])
+        stored = [
+            property_columns({**s.row, "synced_at": now, "deleted_at": None}, s.raw_json)
+            for s in changed
+            if s.row is not None
+        ]
+        conn.executemany(REPLACE_PROPERTY, [tuple(row.values()) for row in stored])
+        conn.executemany(REPLACE_OUTBOX, [(r["team_id"], r["source"], r["external_id"], run_id, now) for r in stored])
 
-    def _write_properties(self, staged: Sequence[StagedRecord], *, run_id: int, now: str) -> None:
-        rows = []
-        for record in staged:
-            assert record.row is not None
-            row: PropertyRow = {**record.row, "synced_at": now, "deleted_at": None}
-            rows.append(property_columns(row, record.raw_json))
-        self.db["properties"].insert_all(rows, replace=True)
-        self.db["outbox"].insert_all(
-            (
-                {"team_id": r["team_id"], "source": r["source"], "external_id": r["external_id"],
-                 "run_id": run_id, "enqueued_at": now}
-                for r in rows
-            ),
-            replace=True,
-        )
+    def _raw_values(self, staged: StagedRecord, *, run_id: int, now: str) -> tuple[object, ...]:
+        feed = self.feed
+        return (feed.source, feed.resource, feed.class_name, staged.key, staged.modified_at, staged.raw_json,
+                staged.raw_hash, run_id, now, None)
 
     def mark_deleted(self, keys: Iterable[str], *, now: str) -> int:
         """Soft-delete listings the server no longer has (raw and mapped rows); returns how many."""
