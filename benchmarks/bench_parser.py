@@ -1,29 +1,45 @@
 #!/usr/bin/env python3
 """Micro-benchmark: SearchReader versus the lxml iterparse floor on the same COMPACT-DECODED bytes.
 
-Builds an in-memory body of N rows x 150 columns (~3.5 KB a row, with entities and non-ASCII
-text), cuts it into 64 KiB chunks, and times turning it into dicts both ways (best of --repeat):
+Two corpora, both held in memory and cut into chunks (--chunk; by default the 256 KiB chunks the
+session feeds SearchReader with):
 
-* ``retsctl``: ``SearchReader(chunks)``;
+* ``synthetic``: one body of N rows x 150 columns (~3.3 KB a row, with entities and non-ASCII text);
+* ``simulator``: real Search pages of the simulator (161 columns, ~3.5 KB a row, ~6 references a
+  row, non-ASCII text), downloaded once with requests from ``start_simulator`` in this process,
+  2,500 rows a page, before anything is timed.
+
+Each corpus is turned into dicts both ways, interleaved, and the best of --repeat counts:
+
+* ``retsctl``: ``SearchReader(chunks)`` per body;
 * ``lxml``: ``etree.iterparse`` over a stream of the same chunks, ``dict(zip(columns, values))``
   per ``<DATA>`` and elements freed as in /work/shared/bench/floor_lxml.py.
 
-Usage: python benchmarks/bench_parser.py [--rows 20000] [--repeat 3] [--careful]
+Prints a table, then one JSON line.
+
+Usage: python benchmarks/bench_parser.py [--rows 20000] [--repeat 5] [--corpus both] [--careful]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import urljoin
 
+import requests
 from lxml import etree
+from requests.auth import HTTPDigestAuth
 
 from retsctl.rets.compact import SearchReader
+from retsctl.rets.session import CHUNK_SIZE
+from retsctl.simulator import SimulatorConfig, start_simulator
 
 COLUMNS = 150
-CHUNK = 64 * 1024
+PAGE_SIZE = 2500  # the simulator's page cap
 _WORDS = ["Main", "Oak", "Maple", "Residential", "Active", "Single Family", "Garage", "Pool", "Lake View",
           "Café", "Niño", "Montréal", "Straße", "Brick", "Central Air", "Hardwood", "Granite", "2-Story"]
 _ESCAPED = ["Kitchen &amp; Bath", "&quot;As is&quot;", "Owner&apos;s suite", "a &lt; b &gt; c", "Line&#xD;&#xA;two"]
@@ -61,8 +77,28 @@ def build_body(rows: int, seed: int = 1) -> bytes:
     return "".join(parts).encode("utf-8")
 
 
-def chunks_of(body: bytes) -> list[bytes]:
-    return [body[start : start + CHUNK] for start in range(0, len(body), CHUNK)]
+def simulator_pages(rows: int) -> list[bytes]:
+    """COMPACT-DECODED pages holding ``rows`` RES listings of the simulator, as it serves them."""
+    listings = int(rows / 0.8) + 1000  # about 85 % of the simulated listings are in class RES
+    with start_simulator(SimulatorConfig(listings=listings)) as simulator, requests.Session() as session:
+        session.auth = HTTPDigestAuth(simulator.username, simulator.password)
+        session.headers.update({"RETS-Version": "RETS/1.7.2", "User-Agent": "retsctl-bench/1.0"})
+        login = session.get(simulator.login_url)
+        login.raise_for_status()
+        search = next(line.split("=", 1)[1] for line in login.text.splitlines() if line.startswith("Search="))
+        pages = []
+        for offset in range(1, rows + 1, PAGE_SIZE):
+            params = {"SearchType": "Property", "Class": "RES", "Query": "(ListPrice=0+)", "QueryType": "DMQL2",
+                      "Format": "COMPACT-DECODED", "Limit": str(min(PAGE_SIZE, rows + 1 - offset)),
+                      "Offset": str(offset)}
+            reply = session.get(urljoin(simulator.login_url, search.strip()), params=params)
+            reply.raise_for_status()
+            pages.append(reply.content)
+    return pages
+
+
+def chunks_of(body: bytes, size: int) -> list[bytes]:
+    return [body[start : start + size] for start in range(0, len(body), size)]
 
 
 class ChunkStream:
@@ -112,25 +148,62 @@ def best_times(functions: list[Callable[[], int]], repeat: int) -> list[float]:
     return [min(runs) for runs in timings]
 
 
+@dataclass
+class Result:
+    corpus: str
+    rows: int
+    body_bytes: int
+    ours_us: float
+    lxml_us: float
+
+    @property
+    def ratio(self) -> float:
+        return self.lxml_us / self.ours_us
+
+
+def bench(corpus: str, bodies: list[bytes], chunk: int, careful: bool, repeat: int) -> Result:
+    """Time both readers over every body of a corpus (each body read on its own, as pages are)."""
+    chunked = [chunks_of(body, chunk) for body in bodies]
+
+    def ours() -> int:
+        return sum(read_with_retsctl(chunks, careful) for chunks in chunked)
+
+    def floor() -> int:
+        return sum(read_with_lxml(chunks) for chunks in chunked)
+
+    rows = ours()
+    if rows != floor():
+        raise SystemExit(f"{corpus}: SearchReader and lxml disagree on the number of records")
+    ours_s, floor_s = best_times([ours, floor], repeat)
+    return Result(corpus, rows, sum(map(len, bodies)), ours_s / rows * 1e6, floor_s / rows * 1e6)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rows", type=int, default=20_000, help="records per corpus")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chunk", type=int, default=CHUNK_SIZE, help="bytes per chunk fed to both readers")
+    parser.add_argument("--corpus", choices=["synthetic", "simulator", "both"], default="both")
     parser.add_argument("--careful", action="store_true", help="time SearchReader's careful (lxml) path instead")
     options = parser.parse_args()
 
-    body = build_body(options.rows)
-    chunks = chunks_of(body)
-    assert read_with_retsctl(chunks, options.careful) == read_with_lxml(chunks) == options.rows
-    ours, floor = best_times(
-        [lambda: read_with_retsctl(chunks, options.careful), lambda: read_with_lxml(chunks)], options.repeat
-    )
-    print(f"body: {options.rows} rows x {COLUMNS} columns, {len(body) / 2**20:.1f} MiB "
-          f"({len(body) / options.rows / 1024:.2f} KiB/row), {len(chunks)} chunks of 64 KiB")
-    label = "SearchReader (careful path)" if options.careful else "SearchReader"
-    print(f"{label:28s} {options.rows / ours:10,.0f} rows/s  ({ours:.3f} s)")
-    print(f"{'lxml iterparse loop':28s} {options.rows / floor:10,.0f} rows/s  ({floor:.3f} s)")
-    print(f"ratio (lxml time / ours): {floor / ours:.2f}x")
+    corpora = {
+        "synthetic": lambda: [build_body(options.rows)],
+        "simulator": lambda: simulator_pages(options.rows),
+    }
+    names = list(corpora) if options.corpus == "both" else [options.corpus]
+    results = [bench(name, corpora[name](), options.chunk, options.careful, options.repeat) for name in names]
+
+    label = "SearchReader (careful)" if options.careful else "SearchReader"
+    print(f"chunks of {options.chunk / 1024:g} KiB, best of {options.repeat}, interleaved")
+    print(f"{'corpus':10s} {'rows':>7s} {'KiB/row':>8s} {label + ' µs/rec':>28s} {'lxml µs/rec':>12s} {'ratio':>6s}")
+    for result in results:
+        print(f"{result.corpus:10s} {result.rows:7d} {result.body_bytes / result.rows / 1024:8.2f} "
+              f"{result.ours_us:28.2f} {result.lxml_us:12.2f} {result.ratio:5.2f}x")
+    print("ratio = lxml time / SearchReader time (above 1: SearchReader is faster)")
+    print(json.dumps({"bench": "parser", "careful": options.careful, "chunk": options.chunk, "results": [
+        {"corpus": r.corpus, "rows": r.rows, "ours_us_per_record": round(r.ours_us, 2),
+         "lxml_us_per_record": round(r.lxml_us, 2), "ratio": round(r.ratio, 3)} for r in results]}))
 
 
 if __name__ == "__main__":

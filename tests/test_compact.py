@@ -350,6 +350,51 @@ def test_unknown_tag_between_rows_switches_to_the_careful_path() -> None:
     assert records == [{"A": "1", "B": "2"}, {"A": "3", "B": "4"}]
 
 
+def test_a_stray_end_tag_between_rows_switches_to_the_careful_path() -> None:
+    body = compact("\t1\t2\t", "\t3\t4\t").replace(b"</DATA>\n<DATA>", b"</DATA>\n</DATA>\n<DATA>")
+    for size in (5, 64, len(body)):
+        reader, records = read(body, size=size)
+        assert reader.used_careful_path
+        assert records[0] == {"A": "1", "B": "2"}
+        assert outcome(reader, records) == outcome(*read(body, size=size, careful=True))
+
+
+def test_clean_rows_beside_dirty_ones_read_the_same_on_both_paths() -> None:
+    rows = [f"\tKitchen &amp; Bath &#8217;{n}\tline\r\nend &lt;{n}&gt;\t" for n in range(40)]
+    rows[7] = "\tbell\x07\tCaf\xe9 &#8217;&#39;\t"
+    body = compact(*rows).replace(b"Caf\xc3\xa9", b"Caf\xe9")  # one control byte, one invalid UTF-8 row
+    reader, records = assert_same_on_both_paths(body, size=300)
+    assert records[0] == {"A": "Kitchen & Bath \u20190", "B": "line\nend <0>"}
+    assert records[7] == {"A": "bell", "B": "Café \u2019'"}
+    assert records[39] == {"A": "Kitchen & Bath \u201939", "B": "line\nend <39>"}
+    assert (reader.repairs.control_chars_removed, reader.repairs.encoding_fallbacks, reader.repairs.total) == (1, 1, 2)
+
+
+def test_only_rows_that_need_repairs_take_the_repairing_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    repaired: list[int] = []
+    original = SearchReader._repaired_text
+
+    def spy(self: SearchReader, raw: bytes, row: int, stray_lt: bool, controls: bool) -> str:
+        repaired.append(row)
+        return original(self, raw, row, stray_lt, controls)
+
+    monkeypatch.setattr(SearchReader, "_repaired_text", spy)
+    rows = ["\tA &amp; B &lt;b&gt;\tr\xe9sum\xe9\r\n&#xD;&#xA;\t"] * 6
+    rows[2], rows[4] = "\tAT&T\tx\t", "\t1 < 2\ty\t"
+    reader, records = read(compact(*rows), size=64)
+    assert repaired == [3, 5]
+    assert records[0] == {"A": "A & B <b>", "B": "r\xe9sum\xe9\n\r\n"}
+    assert (records[2], records[4]) == ({"A": "AT&T", "B": "x"}, {"A": "1 < 2", "B": "y"})
+    assert reader.repairs.markup_escaped == 2
+
+
+def test_records_are_independent_dicts() -> None:
+    first, second = read(compact("\t1\t2\t", "\t3\t4\t"))[1]
+    first["A"] = "changed"
+    assert second == {"A": "3", "B": "4"}
+    assert list(second) == ["A", "B"]
+
+
 def test_repairs_accumulate_across_readers() -> None:
     shared = RepairCounts()
     for _ in range(3):

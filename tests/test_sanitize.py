@@ -20,9 +20,11 @@ from retsctl.rets.sanitize import (
     escape_data_markup,
     escape_text,
     has_control_bytes,
+    has_utf8_noncharacters,
     remove_control_bytes,
     resolve_encoding,
     unescape_text,
+    unescape_utf8,
     utf8_chunks,
 )
 
@@ -220,6 +222,61 @@ def test_stray_ampersands_stay_literal_and_are_counted(text: str, strays: int) -
     repairs = RepairCounts()
     assert unescape_text(text, repairs) == text
     assert repairs.markup_escaped == strays
+
+
+def test_unescape_utf8_decodes_known_references_within_bounds() -> None:
+    data = b"<DATA>Kitchen &amp; Bath &lt;3&gt; &quot;x&quot; Owner&apos;s&#xD;&#xA;&#9;\xc3\xa9</DATA>&amp;"
+    start, end = len(b"<DATA>"), data.index(b"</DATA>")
+    assert unescape_utf8(data, start, end) == b'Kitchen & Bath <3> "x" Owner\'s\r\n\t\xc3\xa9'
+    assert unescape_utf8(data, start, start + len(b"Kitchen &amp;")) == b"Kitchen &"
+    assert unescape_utf8(data, start, start + len(b"Kitchen &amp")) is None  # the end cuts the reference
+    assert unescape_utf8(b"no references", 0, 13) == b"no references"
+
+
+@pytest.mark.parametrize("text", [b"A & B", b"AT&T", b"&nbsp;", b"&;", b"&#0;", b"&#xD83D;&#xDE00;", b"&#xZZ;", b"tail &amp"])
+def test_unescape_utf8_leaves_what_needs_repair_to_unescape_text(text: bytes) -> None:
+    assert unescape_utf8(text, 0, len(text)) is None
+
+
+def test_numeric_references_are_learned_from_the_repairing_path() -> None:
+    text = "clef &#119070; and &#x1D11F;"  # used nowhere else in the tests
+    assert unescape_utf8(text.encode(), 0, len(text)) is None
+    repairs = RepairCounts()
+    assert unescape_text(text, repairs) == "clef \U0001d11e and \U0001d11f"
+    assert unescape_utf8(text.encode(), 0, len(text)) == "clef \U0001d11e and \U0001d11f".encode()
+    assert repairs.total == 0
+
+
+_BYTE_FRAGMENTS = st.sampled_from([
+    b"a", "é".encode(), "😀".encode(), b" ", b"\t", b"\n", b";", b"#", b"&", b"&amp;", b"&lt;", b"&gt;", b"&quot;",
+    b"&apos;", b"&#65;", b"&#x41;", b"&#X41;", b"&#0;", b"&#xD83D;", b"&#xD;", b"&#10;", b"&#8217;", b"&nbsp;", b"&amp",
+    b"\xc3", b"\x93", b"\xe2\x80",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_BYTE_FRAGMENTS, max_size=16).map(b"".join))
+def test_unescape_utf8_then_decoding_equals_decoding_then_unescape_text(data: bytes) -> None:
+    unescaped = unescape_utf8(data, 0, len(data))
+    if unescaped is None:
+        return
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            unescaped.decode()
+        return
+    repairs = RepairCounts()
+    assert unescaped.decode() == unescape_text(text, repairs)
+    assert repairs.total == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(b"plain", False), ("\ufffe".encode(), True), (b"x" + "\uffff".encode(), True), ("\ufffd\uff0c".encode(), False)],
+)
+def test_has_utf8_noncharacters(data: bytes, expected: bool) -> None:
+    assert has_utf8_noncharacters(data) is expected
 
 
 def test_escape_text_keeps_valid_references_for_the_parser() -> None:

@@ -2,9 +2,10 @@
 
 Two paths give identical records for the same bytes:
 
-* The **fast path** handles COMPACT rows at the byte level: it cuts chunk buffers at ``</DATA>``,
-  decodes each row with one ``bytes.decode``, decodes references only when a ``&`` occurs, and
-  splits on the delimiter (RETS 1.7.2 §13; leading and trailing delimiter each optional).
+* The **fast path** handles COMPACT rows at the byte level: it finds rows with ``bytes.find``
+  (memchr), decodes the references of a row that needs no repair as bytes, decodes it with one
+  ``bytes.decode``, and splits on the delimiter (RETS 1.7.2 §13; leading and trailing delimiter
+  each optional). Rows that need repairs are decoded, then repaired, as text.
 * The **careful path** feeds lxml's recovering pull parser a repaired stream. It takes over for
   anything the fast path does not expect — CDATA, comments or processing instructions inside a row,
   an unknown element, a STANDARD-XML body — from the row where the surprise appears.
@@ -46,9 +47,11 @@ from retsctl.rets.sanitize import (
     count_stray_lt,
     declared_xml_encoding,
     has_control_bytes,
+    has_utf8_noncharacters,
     remove_control_bytes,
     resolve_encoding,
     unescape_text,
+    unescape_utf8,
     utf8_chunks,
 )
 
@@ -56,6 +59,7 @@ TRANSACTION = "Search"
 TAB = "\t"
 _DATA_OPEN = b"<DATA>"
 _DATA_CLOSE = b"</DATA>"
+_OPEN_LENGTH, _CLOSE_LENGTH = len(_DATA_OPEN), len(_DATA_CLOSE)
 _PROTECTED_START = (b"<![CDATA[", b"<!--", b"<?")
 _HEAD_LIMIT = 1 << 20  # an envelope larger than this before any row is not COMPACT
 _ROW_LIMIT = 64 << 20
@@ -329,6 +333,8 @@ class SearchReader:
         self._head = b""
         self._pending = b""
         self._outcome = _END
+        self._blank: dict[str, str] = {}
+        self._blank_columns: list[str] | None = None
 
     # -- header ---------------------------------------------------------------------------------
 
@@ -419,11 +425,12 @@ class SearchReader:
         while True:
             cut = buf.rfind(_DATA_CLOSE)
             if cut >= 0:
-                block, buf = buf[:cut], buf[cut + len(_DATA_CLOSE) :]
+                rest = buf[cut + _CLOSE_LENGTH :]
                 try:
-                    yield from self._block_records(block)
+                    yield from self._block_records(buf, cut)
                 except _SwitchToCareful as switch:
-                    raise _SwitchToCareful(switch.remaining + buf) from None
+                    raise _SwitchToCareful(switch.remaining + rest) from None
+                buf = rest
             elif len(buf) > _ROW_LIMIT:
                 raise RetsProtocolError(f"{TRANSACTION} response has a DATA row over {_ROW_LIMIT >> 20} MiB.")
             chunk = next(self._source, None)
@@ -432,27 +439,59 @@ class SearchReader:
             buf += chunk
         self._finish_tail(buf)
 
-    def _block_records(self, block: bytes) -> Iterator[dict[str, str]]:
-        """Records of ``block``: complete rows, each ending where a ``</DATA>`` was cut off."""
-        pieces = block.split(_DATA_CLOSE)
-        controls = has_control_bytes(block)
+    def _block_records(self, buf: bytes, cut: int) -> Iterator[dict[str, str]]:
+        """Records of the rows in ``buf[:cut]``; each row ends at a ``</DATA>``, the last one at ``cut``.
+
+        Rows are found with ``bytes.find`` of ``<`` (memchr): in a plain row the only ``<`` are
+        its own tags. Most rows of a UTF-8 body take :func:`_plain_text`; the rest (and every row
+        of another encoding) take :meth:`_repaired_text`. What whole blocks lack is checked once.
+        """
+        find = buf.find
+        controls = has_control_bytes(buf)
+        crs = b"\r" in buf
+        plain = self.encoding == UTF8 and not has_utf8_noncharacters(buf)
         delimiter = self.delimiter
-        decode = self._decoder.decode
-        for index, piece in enumerate(pieces):
-            start = piece.find(_DATA_OPEN)
-            if start and (start < 0 or not (piece[:start].isspace() or self._is_envelope_gap(piece[:start]))):
-                raise _SwitchToCareful(_unread(pieces, index))
-            raw = piece[start + len(_DATA_OPEN) :]
+        pos = 0
+        while True:
+            start = find(b"<", pos, cut)
+            if not (buf.startswith(_DATA_OPEN, start) and (start == pos or buf[pos:start].isspace())):
+                start = self._row_start(buf, pos, cut)
+            start += _OPEN_LENGTH
+            end = find(b"<", start, cut)
+            stray_lt = end >= 0 and not buf.startswith(_DATA_CLOSE, end)
+            if stray_lt:
+                end = find(_DATA_CLOSE, end, cut)
+            if end < 0:
+                end = cut
             row = self.rows + 1
-            stray_lt = b"<" in raw
-            if stray_lt and any(marker in raw for marker in _PROTECTED_START):
-                raise _SwitchToCareful(_unread(pieces, index))
-            if controls and has_control_bytes(raw):
-                raw = remove_control_bytes(raw, self.repairs, row)
-            text = decode(raw, row)
-            if stray_lt or b"&" in raw or b"\r" in raw:
-                text = self._decode_markup(text, row, stray_lt)
+            text = _plain_text(buf, start, end, controls=controls, crs=crs) if plain and not stray_lt else None
+            if text is None:
+                raw = buf[start:end]
+                if stray_lt and any(marker in raw for marker in _PROTECTED_START):
+                    raise _SwitchToCareful(buf[pos:cut] + _DATA_CLOSE)
+                text = self._repaired_text(raw, row, stray_lt, controls)
             yield self._record(split_cells(text, delimiter), row)
+            if end == cut:
+                return
+            pos = end + _CLOSE_LENGTH
+
+    def _row_start(self, buf: bytes, pos: int, cut: int) -> int:
+        """Where the ``<DATA>`` of the row piece at ``pos`` starts, when something other than
+        whitespace precedes it: comments or envelope tags are read; anything else switches paths."""
+        end = buf.find(_DATA_CLOSE, pos, cut)
+        start = buf.find(_DATA_OPEN, pos, cut if end < 0 else end)
+        if start < 0 or not (buf[pos:start].isspace() or self._is_envelope_gap(buf[pos:start])):
+            raise _SwitchToCareful(buf[pos:cut] + _DATA_CLOSE)
+        return start
+
+    def _repaired_text(self, raw: bytes, row: int, stray_lt: bool, controls: bool) -> str:
+        """The text of one row, decoded with every repair it needs."""
+        if controls and has_control_bytes(raw):
+            raw = remove_control_bytes(raw, self.repairs, row)
+        text = self._decoder.decode(raw, row)
+        if stray_lt or b"&" in raw or b"\r" in raw:
+            text = self._decode_markup(text, row, stray_lt)
+        return text
 
     def _is_envelope_gap(self, gap: bytes) -> bool:
         """Comments or envelope tags (MAXROWS…) between two rows."""
@@ -474,7 +513,13 @@ class SearchReader:
             self.repairs.note("cell_count_mismatches", 1, row)
             cells = cells[: len(columns)] + [""] * (len(columns) - len(cells))
         self.rows = row
-        return dict(zip(columns, cells, strict=True))
+        if self._blank_columns is not columns:
+            self._blank_columns = columns
+            self._blank = dict.fromkeys(columns, "")
+        # Filling a copy of a dict that already has every key is cheaper than growing a new one.
+        record = self._blank.copy()
+        record.update(zip(columns, cells, strict=True))
+        return record
 
     def _finish_tail(self, buf: bytes) -> None:
         """Read what follows the last row (MAXROWS, RETS-STATUS, the end tag)."""
@@ -559,9 +604,26 @@ class SearchReader:
             env.status = Reply(int(attributes["replycode"]), attributes.get("replytext", ""))
 
 
-def _unread(pieces: list[bytes], index: int) -> bytes:
-    """The bytes of a block from row piece ``index`` on, as they were before splitting."""
-    return _DATA_CLOSE.join(pieces[index:]) + _DATA_CLOSE
+def _plain_text(buf: bytes, start: int, end: int, *, controls: bool, crs: bool) -> str | None:
+    """The UTF-8 row ``buf[start:end]`` as text when it needs no repair: line ends normalised and
+    references decoded as bytes, then one ``decode``. None when it needs repairs after all (control
+    bytes, invalid UTF-8, a reference not known yet). ``controls``/``crs``: whether the block
+    holds any control byte or CR at all."""
+    if controls or crs:
+        raw = buf[start:end]
+        if controls and has_control_bytes(raw):
+            return None
+        if crs and b"\r" in raw:
+            # Before references are decoded: an escaped CR stays a CR.
+            raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        buf, start, end = raw, 0, len(raw)
+    data = unescape_utf8(buf, start, end)
+    if data is None:
+        return None
+    try:
+        return data.decode(UTF8)
+    except UnicodeDecodeError:
+        return None
 
 
 def _holds_records(parent: etree._Element) -> bool:

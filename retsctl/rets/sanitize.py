@@ -6,8 +6,9 @@ surrogates are removed, bytes that are not valid in the declared encoding are re
 (counted once per line), and stray ``<`` / ``&`` inside COMPACT ``DATA`` are taken literally.
 
 Two consumers share these functions so that they agree byte for byte: the COMPACT fast path
-decodes a row straight to text (:func:`unescape_text`), and the careful lxml path feeds lxml a
-repaired, still-escaped UTF-8 stream (:class:`XmlRepairStream`).
+decodes a row straight to text (:func:`unescape_utf8` on the bytes of a row that needs no repair,
+else :func:`unescape_text`), and the careful lxml path feeds lxml a repaired, still-escaped UTF-8
+stream (:class:`XmlRepairStream`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,14 @@ _CONTROL_SINGLES = [bytes([byte]) for byte in CONTROL_BYTES]
 
 def has_control_bytes(data: bytes) -> bool:
     return any(byte in data for byte in _CONTROL_SINGLES)
+
+
+_UTF8_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
+
+
+def has_utf8_noncharacters(data: bytes) -> bool:
+    """Whether UTF-8 ``data`` holds U+FFFE or U+FFFF (both start with the rare byte 0xEF)."""
+    return b"\xef" in data and any(char in data for char in _UTF8_NONCHARACTERS)
 
 
 def remove_control_bytes(data: bytes, repairs: RepairCounts, row: int = 0) -> bytes:
@@ -272,6 +281,7 @@ class _ReferenceRepair:
         if not _is_xml_char(code):
             self.repairs.note("char_refs_removed", 1, self.row)
             return ""
+        _learn_reference(match.group(0)[1:-1], chr(code))
         # "&#X41;" is not XML (lower-case x only); re-emitting it in decimal makes lxml accept it.
         return f"&#{code};" if self.escaped else chr(code)
 
@@ -300,6 +310,53 @@ _COMMON_REFERENCES = {
     **{f"#{form}": char for char in "\t\n\r" for form in (str(ord(char)), f"x{ord(char):X}", f"x{ord(char):x}")},
 }
 _LONGEST_COMMON = max(map(len, _COMMON_REFERENCES)) + 1
+
+
+# The same references as UTF-8 bytes, plus the numeric ones the repairing path has decoded so far
+# (bounded): a feed uses few distinct ones (&#39;, &#8217;…), and after their first row the byte
+# path decodes them too.
+_KNOWN_REFERENCES = {name.encode(): char.encode(UTF8) for name, char in _COMMON_REFERENCES.items()}
+_KNOWN_LIMIT = len(_KNOWN_REFERENCES) + 4096
+_LONGEST_REFERENCE = len("&#0000000000;")  # ten decimal digits, as _REFERENCE allows
+_AMP_LENGTH = len("&amp;")
+
+
+def _learn_reference(name: str, char: str) -> None:
+    if len(_KNOWN_REFERENCES) < _KNOWN_LIMIT:
+        _KNOWN_REFERENCES[name.encode()] = char.encode(UTF8)
+
+
+def unescape_utf8(data: bytes, start: int, end: int) -> bytes | None:
+    """UTF-8 ``data[start:end]`` with its references decoded, or None when one of them is not a
+    well-formed reference already known (or an ampersand is stray): :func:`unescape_text` must then
+    repair the decoded text.
+
+    Decoding before or after this gives the same text: references sit between whole characters and
+    decode to whole characters, so the bytes are valid UTF-8 exactly when the input is. ``bytes``
+    slices are plain copies where ``str`` ones also scan for their widest character, and
+    ``bytes.find`` of one byte is a memchr.
+    """
+    find = data.find
+    startswith = data.startswith
+    known = _KNOWN_REFERENCES.get
+    pieces: list[bytes] = []
+    last = start
+    ampersand = find(b"&", start, end)
+    while ampersand >= 0:
+        if startswith(b"amp;", ampersand + 1, end):
+            # By far the most frequent reference: keep its "&", drop "amp;", no lookup.
+            pieces.append(data[last : ampersand + 1])
+            last = ampersand + _AMP_LENGTH
+        else:
+            semicolon = find(b";", ampersand, min(ampersand + _LONGEST_REFERENCE, end))
+            char = known(data[ampersand + 1 : semicolon]) if semicolon > 0 else None
+            if char is None:
+                return None
+            pieces += data[last:ampersand], char
+            last = semicolon + 1
+        ampersand = find(b"&", last, end)
+    pieces.append(data[last:end])
+    return b"".join(pieces)
 
 
 def unescape_text(text: str, repairs: RepairCounts, row: int = 0) -> str:
