@@ -170,7 +170,7 @@ def test_a_deleted_listing_that_comes_back_is_live_again(rig: Rig) -> None:
     rig.sync(photos=False)
     key = sorted(rig.live_keys())[0]
     rig.db.execute("UPDATE raw_records SET deleted_at = '2020-01-01T00:00:00Z' WHERE key = ?", [key])
-    rig.db.execute("UPDATE properties SET deleted_at = '2020-01-01T00:00:00Z' WHERE source_key = ?", [key])
+    rig.db.execute("UPDATE property_rows SET deleted_at = '2020-01-01T00:00:00Z' WHERE source_key = ?", [key])
     rig.db.conn.commit()
     summary = rig.sync(photos=False, full=True)
     assert summary.counters["updated"] == 1

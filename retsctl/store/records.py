@@ -1,8 +1,9 @@
 """Raw records and ``properties`` rows in the local cache, written a page at a time.
 
 Every record is kept raw (every field as sent) whether or not it maps; mapped rows go to
-``properties`` and, when they are new or really changed, into the outbox for the sinks. A
-record whose raw content did not change is counted ``unchanged`` and not written again.
+``property_rows`` (read as the ``properties`` view, whose ``raw`` is the raw record) and, when they
+are new or really changed, into the outbox for the sinks. A record whose raw content did not change
+is counted ``unchanged`` and not written again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from retsctl.properties import ALL_COLUMNS, PropertyRow
 KEY_LOOKUP_SLICE = 500
 RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record", "record_hash", "run_id",
                "fetched_at", "deleted_at")
+# The mapped columns as stored: the record's JSON lives in raw_records only, found again by resource.
+PROPERTY_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name != "raw"))
 OUTBOX_COLUMNS = ("team_id", "source", "external_id", "run_id", "enqueued_at")
 
 
@@ -36,7 +39,7 @@ def replace_statement(table: str, columns: Sequence[str], utf8_text: Collection[
 
 
 REPLACE_RAW = replace_statement("raw_records", RAW_COLUMNS, utf8_text={"record"})
-REPLACE_PROPERTY = replace_statement("properties", ALL_COLUMNS, utf8_text={"raw"})
+REPLACE_PROPERTY = replace_statement("property_rows", PROPERTY_ROW_COLUMNS)
 REPLACE_OUTBOX = replace_statement("outbox", OUTBOX_COLUMNS)
 
 
@@ -85,21 +88,21 @@ class StagedRecord:
         self.raw_hash = hashlib.blake2b(self.raw_json, digest_size=16).hexdigest()
 
 
-def property_columns(row: PropertyRow, raw_json: bytes) -> dict[str, object]:
-    """A properties row as :data:`REPLACE_PROPERTY` binds it (in ``ALL_COLUMNS`` order): numbers as
-    numbers, lists as JSON text, the record as UTF-8 JSON."""
-    stored: dict[str, object] = {name: row.get(name) for name in ALL_COLUMNS}
+def property_columns(row: PropertyRow, resource: str) -> dict[str, object]:
+    """A mapped row as :data:`REPLACE_PROPERTY` binds it (in ``PROPERTY_ROW_COLUMNS`` order): numbers
+    as numbers, lists as JSON text; ``raw`` is not stored here."""
+    stored: dict[str, object] = {name: row.get(name) for name in PROPERTY_ROW_COLUMNS}
+    stored["resource"] = resource
     for name in ("list_price", "bathrooms"):
         value = stored[name]
         if isinstance(value, Decimal):
             stored[name] = int(value) if value == value.to_integral_value() else float(value)
     stored["photo_urls"] = orjson.dumps(row.get("photo_urls") or []).decode()
-    stored["raw"] = raw_json
     return stored
 
 
 class RecordStore:
-    """Writes one feed's pages into ``raw_records`` and ``properties`` (caller owns the transaction)."""
+    """Writes one feed's pages into ``raw_records`` and ``property_rows`` (caller owns the transaction)."""
 
     def __init__(self, db: Database, feed: Feed) -> None:
         self.db = db
@@ -112,8 +115,8 @@ class RecordStore:
             part = keys[start : start + KEY_LOOKUP_SLICE]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, EXISTS (SELECT 1 FROM properties p "
-                "WHERE p.team_id = ? AND p.source = r.source AND p.source_key = r.key) "
+                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, EXISTS (SELECT 1 FROM property_rows p "
+                "WHERE p.team_id = ? AND p.source = r.source AND p.source_key = r.key AND p.resource = r.resource) "
                 f"FROM raw_records r WHERE r.source = ? AND r.resource = ? AND r.key IN ({marks})",
                 [self.feed.team_id, self.feed.source, self.feed.resource, *part],
             ).fetchall()
@@ -147,7 +150,7 @@ class RecordStore:
         return changed, outcome
 
     def write(self, changed: Sequence[StagedRecord], *, run_id: int, now: str) -> None:
-        """Store new or changed records: raw always, mapped rows into properties and the outbox.
+        """Store new or changed records: raw always, mapped rows into property_rows and the outbox.
 
         One prepared statement per table for the whole page, inside the caller's transaction (per-row
         dict handling and per-chunk commits through sqlite-utils cost more than the pull itself).
@@ -155,7 +158,7 @@ class RecordStore:
         conn = self.db.conn
         conn.executemany(REPLACE_RAW, [self._raw_values(s, run_id=run_id, now=now) for s in changed])
         stored = [
-            property_columns({**s.row, "synced_at": now, "deleted_at": None}, s.raw_json)
+            property_columns({**s.row, "synced_at": now, "deleted_at": None}, self.feed.resource)
             for s in changed
             if s.row is not None
         ]
@@ -182,9 +185,9 @@ class RecordStore:
 
     def _delete_property(self, source_key: str, now: str) -> None:
         rows = self.db.execute(
-            "UPDATE properties SET deleted_at = ?, synced_at = ? WHERE team_id = ? AND source = ? AND source_key = ? "
-            "AND deleted_at IS NULL RETURNING team_id, source, external_id",
-            [now, now, self.feed.team_id, self.feed.source, source_key],
+            "UPDATE property_rows SET deleted_at = ?, synced_at = ? WHERE team_id = ? AND source = ? AND resource = ? "
+            "AND source_key = ? AND deleted_at IS NULL RETURNING team_id, source, external_id",
+            [now, now, self.feed.team_id, self.feed.source, self.feed.resource, source_key],
         ).fetchall()
         self.db["outbox"].insert_all(
             ({"team_id": t, "source": s, "external_id": e, "run_id": None, "enqueued_at": now} for t, s, e in rows),

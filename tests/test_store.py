@@ -1,0 +1,148 @@
+"""The local SQLite store: the 0003 migration (``properties`` as a view over ``property_rows`` and
+``raw_records``) keeps every row and its raw JSON, and the store writes and reads through it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlite_utils import Database
+from sqlite_utils.db import View
+
+from retsctl.properties import ALL_COLUMNS, PropertyRow
+from retsctl.store.db import MIGRATIONS, PAGE_SIZE, open_db
+from retsctl.store.outbox import Outbox
+from retsctl.store.records import Feed, RecordStore, StagedRecord
+
+SOURCE = "http://mls.example/rets/Login"
+NOW = "2026-03-01T12:00:00Z"
+# Every contract column, each with its SQLite storage class: the migration must keep both.
+CONTRACT_SNAPSHOT = (
+    f"SELECT {', '.join(ALL_COLUMNS)}, {', '.join(f'typeof({name})' for name in ALL_COLUMNS)} "
+    "FROM properties ORDER BY team_id, source, external_id"
+)
+
+
+def raw_record(key: str, **fields: str) -> dict[str, str]:
+    return {"ListingKey": key, "ListingId": f"L{key}", "ModificationTimestamp": "2026-02-01T10:00:00Z", **fields}
+
+
+def insert_0002_rows(db: Database) -> None:
+    """Rows as retsctl wrote them before 0003: raw JSON in raw_records.record and properties.raw."""
+    records = {
+        ("Property", "K1"): raw_record("K1", Remarks="Café & <views> — 日本語 \U0001f3e1", ListPrice="450000.00"),
+        ("Property", "K2"): raw_record("K2", Remarks="", ListPrice="1"),
+        ("Property", "K3"): raw_record("K3", Remarks="rejected: never mapped"),
+        # The same key in another resource of the source, sorting before "Property".
+        ("Media", "K1"): raw_record("K1", MediaURL="http://img.example/1.jpg"),
+    }
+    for (resource, key), record in records.items():
+        text = orjson.dumps(record)
+        db.execute(
+            "INSERT INTO raw_records (source, resource, class_name, key, modified_at, record, record_hash, run_id, "
+            "fetched_at, deleted_at) VALUES (?, ?, 'RES', ?, ?, CAST(? AS TEXT), ?, 1, ?, ?)",
+            [SOURCE, resource, key, record["ModificationTimestamp"], text, f"hash-{key}", NOW,
+             NOW if key == "K2" else None],
+        )
+    rows = [
+        ("team-1", "K1", 450000, 3, 2.5, '["http://img.example/1.jpg"]', None),
+        ("team-2", "K1", 450000, 3, 2.5, '["http://img.example/1.jpg"]', None),
+        ("team-1", "K2", 1, None, None, "[]", NOW),
+    ]
+    for team, key, price, beds, baths, photos, deleted in rows:
+        db.execute(
+            "INSERT INTO properties (team_id, source, external_id, address, list_price, bedrooms, bathrooms, "
+            "square_feet, year_built, status, description, photo_urls, source_key, modified_at, raw, synced_at, "
+            "deleted_at) VALUES (?, ?, ?, '1 Main St', ?, ?, ?, 1200, 1999, 'active', ?, ?, ?, ?, "
+            "CAST(? AS TEXT), ?, ?)",
+            [team, SOURCE, f"L{key}", price, beds, baths, records[("Property", key)].get("Remarks") or None, photos,
+             key, "2026-02-01T10:00:00Z", orjson.dumps(records[("Property", key)]), NOW, deleted],
+        )
+    db.conn.commit()
+
+
+@pytest.fixture
+def db_0002(tmp_path: Path) -> Database:
+    db = Database(tmp_path / "retsctl.db")
+    db.enable_wal()
+    MIGRATIONS.apply(db, stop_before="0003_properties_view")
+    assert "properties" in db.table_names() and "property_rows" not in db.table_names()
+    insert_0002_rows(db)
+    return db
+
+
+def test_migrating_a_0002_database_keeps_every_row_and_its_raw_json(db_0002: Database, tmp_path: Path) -> None:
+    before = db_0002.execute(CONTRACT_SNAPSHOT).fetchall()
+    assert len(before) == 3
+    db_0002.close()
+
+    db = open_db(tmp_path / "retsctl.db")
+    assert db.execute(CONTRACT_SNAPSHOT).fetchall() == before
+    assert db.execute("PRAGMA page_size").fetchone()[0] == 4096  # an existing file keeps its pages
+    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0003_properties_view"
+    assert db.execute("SELECT external_id, team_id, resource FROM property_rows ORDER BY 2, 1").fetchall() == [
+        ("LK1", "team-1", "Property"), ("LK2", "team-1", "Property"), ("LK1", "team-2", "Property")]
+    k1 = orjson.loads(db.execute("SELECT raw FROM properties WHERE team_id = 'team-2'").fetchone()[0])
+    assert k1["Remarks"] == "Café & <views> — 日本語 \U0001f3e1"
+
+
+def test_properties_is_a_view_with_exactly_the_contract_columns(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "retsctl.db")
+    view = db["properties"]
+    assert isinstance(view, View)
+    assert tuple(view.columns_dict) == ALL_COLUMNS
+    rows = db["property_rows"]
+    assert "raw" not in rows.columns_dict and "resource" in rows.columns_dict
+    assert rows.pks == ["team_id", "source", "external_id"]  # type: ignore[union-attr]
+    assert {tuple(index.columns) for index in rows.indexes} >= {  # type: ignore[union-attr]
+        ("team_id", "source", "source_key"), ("team_id", "status")}
+
+
+def test_a_new_database_has_large_pages_and_the_default_cache_in_kb(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "retsctl.db")
+    assert db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 32768
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -2000
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+    assert open_db(tmp_path / "retsctl.db").execute("PRAGMA page_size").fetchone()[0] == 32768
+
+
+def test_sqlite_utils_reads_the_view_after_migration(db_0002: Database, tmp_path: Path) -> None:
+    db_0002.close()
+    db = open_db(tmp_path / "retsctl.db")
+    view = db["properties"]
+    assert view.count == 3
+    live = list(view.rows_where("deleted_at IS NULL", order_by="team_id"))
+    assert [(r["team_id"], r["external_id"]) for r in live] == [("team-1", "LK1"), ("team-2", "LK1")]
+    assert {orjson.loads(r["raw"])["ListingKey"] for r in view.rows} == {"K1", "K2"}
+    assert [r["list_price"] for r in view.rows_where("source_key = ?", ["K2"])] == [1]
+
+
+def mapped(key: str, team: str, price: str) -> PropertyRow:
+    return {"team_id": team, "source": SOURCE, "external_id": f"L{key}", "address": "2 Elm St",
+            "list_price": Decimal(price), "bedrooms": 2, "bathrooms": Decimal("1.5"), "photo_urls": ["http://p/1"],
+            "source_key": key, "modified_at": "2026-02-02T00:00:00Z", "status": "active"}
+
+
+def test_written_rows_read_back_through_the_view_and_outbox(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "retsctl.db")
+    store = RecordStore(db, Feed(SOURCE, "Property", "RES", "team-1"))
+    raw = raw_record("K9", Remarks="Ünïcode \x7f ok")
+    staged = [StagedRecord("K9", "2026-02-02T00:00:00Z", raw, mapped("K9", "team-1", "99.50")),
+              StagedRecord("K8", None, raw_record("K8"))]  # rejected: raw only
+    changed, outcome = store.classify(staged, run_id=7)
+    with db.conn:
+        store.write(changed, run_id=7, now=NOW)
+    assert outcome.inserted == 2
+    assert db.execute("SELECT raw, list_price, bathrooms, photo_urls FROM properties").fetchall() == [
+        (orjson.dumps(raw).decode(), 99.5, 1.5, '["http://p/1"]')]
+    assert store.known_versions(["K9", "K8"])["K9"].has_row and not store.known_versions(["K8"])["K8"].has_row
+    [batch] = list(Outbox(db).batches(10))
+    assert batch[0]["raw"] == raw and batch[0]["list_price"] == Decimal("99.5")
+
+    with db.conn:
+        assert store.mark_deleted(["K9"], now="2026-03-02T00:00:00Z") == 1
+    assert db.execute("SELECT deleted_at, raw IS NOT NULL FROM properties").fetchall() == [
+        ("2026-03-02T00:00:00Z", 1)]
