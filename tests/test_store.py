@@ -81,7 +81,10 @@ def test_migrating_a_0002_database_keeps_every_row_and_its_raw_json(db_0002: Dat
     db = open_db(tmp_path / "retsctl.db")
     assert db.execute(CONTRACT_SNAPSHOT).fetchall() == before
     assert db.execute("PRAGMA page_size").fetchone()[0] == 4096  # an existing file keeps its pages
-    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0003_properties_view"
+    assert [m.name for m in MIGRATIONS.applied(db)][-2:] == ["0003_properties_view", "0004_property_row_hash"]
+    hashes = db.execute("SELECT p.record_hash = r.record_hash FROM property_rows p JOIN raw_records r "
+                        "ON r.source = p.source AND r.resource = p.resource AND r.key = p.source_key").fetchall()
+    assert hashes == [(1,)] * 3
     assert db.execute("SELECT external_id, team_id, resource FROM property_rows ORDER BY 2, 1").fetchall() == [
         ("LK1", "team-1", "Property"), ("LK2", "team-1", "Property"), ("LK1", "team-2", "Property")]
     k1 = orjson.loads(db.execute("SELECT raw FROM properties WHERE team_id = 'team-2'").fetchone()[0])
@@ -138,7 +141,8 @@ def test_written_rows_read_back_through_the_view_and_outbox(tmp_path: Path) -> N
     assert outcome.inserted == 2
     assert db.execute("SELECT raw, list_price, bathrooms, photo_urls FROM properties").fetchall() == [
         (orjson.dumps(raw).decode(), 99.5, 1.5, '["http://p/1"]')]
-    assert store.known_versions(["K9", "K8"])["K9"].has_row and not store.known_versions(["K8"])["K8"].has_row
+    versions = store.known_versions(["K9", "K8"])
+    assert versions["K9"].row_hash == staged[0].raw_hash and versions["K8"].row_hash is None
     [batch] = list(Outbox(db).batches(10))
     assert batch[0]["raw"] == raw and batch[0]["list_price"] == Decimal("99.5")
 

@@ -206,3 +206,15 @@ def test_a_resumed_run_on_a_server_that_refuses_offset_starts_over(tmp_path: Pat
         summary = rig.sync(photos=False)
         assert summary.status == "succeeded" and summary.counters["inserted"] == summary.counters["fetched"] > 0
         assert rig.db["sync_runs"].get(run_id)["status"] == "interrupted"
+
+
+def test_two_teams_on_one_feed_each_see_every_change(rig: Rig) -> None:
+    team_one, team_two = rig.feed, replace(rig.feed, team_id="team-2")
+    rig.sync(photos=False)
+    rig.feed = team_two
+    rig.sync(photos=False)
+    rig.sim.touch(sorted(rig.live_keys())[0])
+    rig.feed = team_one
+    assert rig.sync(photos=False).counters["updated"] == 1
+    rig.feed = team_two
+    assert rig.sync(photos=False).counters["updated"] == 1

@@ -123,6 +123,17 @@ def _store_raw_json_once(db: Database) -> None:
     )
 
 
+@MIGRATIONS(name="0004_property_row_hash")
+def _remember_the_mapped_version(db: Database) -> None:
+    """Each team's row notes the raw version it was mapped from, so a newer raw record written for
+    another team of the same feed still counts as a change for this one."""
+    db.execute("ALTER TABLE property_rows ADD COLUMN record_hash TEXT")
+    db.execute(
+        "UPDATE property_rows SET record_hash = (SELECT r.record_hash FROM raw_records r WHERE r.source = "
+        "property_rows.source AND r.resource = property_rows.resource AND r.key = property_rows.source_key)"
+    )
+
+
 def _use_large_pages(db: Database) -> None:
     """32 KB pages for a new file (WAL fixes the size once the file exists).
 

@@ -23,7 +23,8 @@ KEY_LOOKUP_SLICE = 500
 RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record", "record_hash", "run_id",
                "fetched_at", "deleted_at")
 # The mapped columns as stored: the record's JSON lives in raw_records only, found again by resource.
-PROPERTY_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name != "raw"))
+# record_hash: the raw version this team's row was mapped from (raw_records are shared between teams).
+PROPERTY_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name != "raw"), "record_hash")
 OUTBOX_COLUMNS = ("team_id", "source", "external_id", "run_id", "enqueued_at")
 
 
@@ -66,10 +67,11 @@ class StoredVersion:
     raw_hash: str
     run_id: int | None
     deleted: bool
-    has_row: bool
+    row_hash: str | None  # the raw version this feed's team's mapped row was made from
 
     def same_as(self, record: StagedRecord) -> bool:
-        return self.raw_hash == record.raw_hash and not self.deleted and (record.row is None or self.has_row)
+        row_current = record.row is None or self.row_hash == record.raw_hash
+        return self.raw_hash == record.raw_hash and not self.deleted and row_current
 
 
 @dataclass
@@ -88,11 +90,12 @@ class StagedRecord:
         self.raw_hash = hashlib.blake2b(self.raw_json, digest_size=16).hexdigest()
 
 
-def property_columns(row: PropertyRow, resource: str) -> dict[str, object]:
+def property_columns(row: PropertyRow, resource: str, record_hash: str) -> dict[str, object]:
     """A mapped row as :data:`REPLACE_PROPERTY` binds it (in ``PROPERTY_ROW_COLUMNS`` order): numbers
     as numbers, lists as JSON text; ``raw`` is not stored here."""
     stored: dict[str, object] = {name: row.get(name) for name in PROPERTY_ROW_COLUMNS}
     stored["resource"] = resource
+    stored["record_hash"] = record_hash
     for name in ("list_price", "bathrooms"):
         value = stored[name]
         if isinstance(value, Decimal):
@@ -115,7 +118,7 @@ class RecordStore:
             part = keys[start : start + KEY_LOOKUP_SLICE]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, EXISTS (SELECT 1 FROM property_rows p "
+                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, (SELECT p.record_hash FROM property_rows p "
                 "WHERE p.team_id = ? AND p.source = r.source AND p.source_key = r.key AND p.resource = r.resource) "
                 f"FROM raw_records r WHERE r.source = ? AND r.resource = ? AND r.key IN ({marks})",
                 [self.feed.team_id, self.feed.source, self.feed.resource, *part],
@@ -127,7 +130,7 @@ class RecordStore:
         """Which records are new or changed (to be written), and the page's counts.
 
         A record is unchanged only when its raw content is the same, it is not marked deleted,
-        and (when it maps) this feed's team already has its row. A key already written by this
+        and (when it maps) this feed's team has its row made from that same content. A key already written by this
         same run is a duplicate across pages (servers shift data between Offset pages); it is
         counted, and stored once.
         """
@@ -145,7 +148,7 @@ class RecordStore:
                 outcome.inserted += 1
             else:
                 outcome.updated += 1
-            known[record.key] = StoredVersion(record.raw_hash, run_id, False, record.row is not None)
+            known[record.key] = StoredVersion(record.raw_hash, run_id, False, record.raw_hash if record.row else None)
             changed.append(record)
         return changed, outcome
 
@@ -158,7 +161,7 @@ class RecordStore:
         conn = self.db.conn
         conn.executemany(REPLACE_RAW, [self._raw_values(s, run_id=run_id, now=now) for s in changed])
         stored = [
-            property_columns({**s.row, "synced_at": now, "deleted_at": None}, self.feed.resource)
+            property_columns({**s.row, "synced_at": now, "deleted_at": None}, self.feed.resource, s.raw_hash)
             for s in changed
             if s.row is not None
         ]
