@@ -105,3 +105,30 @@ def test_database_is_created_in_wal_mode_and_migrations_are_idempotent(retsctl_h
     assert applied[0] == "0001_metadata_cache"
     again = open_db()
     assert [row["name"] for row in again["_sqlite_migrations"].rows] == applied
+
+
+def test_diff_reports_what_changed_since_the_cached_version(run_cli, conn, simulator):
+    current = json.loads(run_cli("metadata", "fields", "Property", "RES", *conn, "--json").stdout)
+    by_name = {row["SystemName"]: row for row in current}
+    older = [row for name, row in by_name.items() if name != "YearBuilt"]  # the server added YearBuilt
+    older.append({**by_name["ListPrice"], "SystemName": "OldPrice"})  # and dropped OldPrice
+    older = [{**row, "DataType": "Character"} if row["SystemName"] == "LivingArea" else row for row in older]
+    older = [{**row, "LongName": "Status (old)"} if row["SystemName"] == "ListingStatus" else row for row in older]
+    MetadataCache(open_db()).put(MetadataKey(simulator.login_url, "demo", "0.99.00001", "METADATA-TABLE", "Property:RES"),
+                                 older)
+
+    result = run_cli("metadata", "diff", *conn, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["from_version"], report["to_version"]) == ("0.99.00001", VERSION)
+    changes = {(c["item"], c["change"]) for c in report["changes"]}
+    assert changes == {("YearBuilt", "added"), ("OldPrice", "removed"), ("LivingArea", "retyped"),
+                       ("ListingStatus", "changed")}
+    retyped = next(c for c in report["changes"] if c["item"] == "LivingArea")
+    assert retyped["attributes"]["DataType"]["from"] == "Character"
+
+
+def test_diff_without_an_earlier_version_says_so(run_cli, conn):
+    result = run_cli("metadata", "diff", *conn, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["changes"] == [] and "nothing to compare" in result.stderr

@@ -125,3 +125,40 @@ def object_types(
     Example: retsctl metadata objects Property --url URL --username USER
     """
     show(conn, json_output, refresh, "METADATA-OBJECT", resource, ["ObjectType", "MIMEType", "VisibleName", "Description"])
+
+
+@app.command("diff")
+@connection_options
+def diff(conn: ConnectionOptions, json_output: JsonFlag = False) -> None:
+    """What changed since the last cached metadata version: fields added, removed or retyped,
+    lookup values added or removed, and other attribute changes.
+
+    Compares every listing cached for the previous version with the server's current one.
+
+    Example: retsctl metadata diff --url URL --username USER --json
+    """
+    from retsctl.rets.metadata_diff import diff_rows
+    from retsctl.store import open_db
+    from retsctl.store.metadata_cache import MetadataCache, MetadataKey
+
+    out = Output.for_json_flag(json_output)
+    with error_boundary(out), open_session(conn, out) as session:
+        response = session.login_response
+        assert response is not None
+        current = response.metadata_version or response.metadata_timestamp or ""
+        login_url, username = session.settings.login_url, session.settings.username
+        cache = MetadataCache(open_db())
+        previous = cache.previous_version(login_url, username, current)
+        changes = []
+        for type, id in cache.listings(login_url, username, previous) if previous else []:
+            old = cache.get(MetadataKey(login_url, username, previous, type, id)) or []  # type: ignore[arg-type]
+            changes += diff_rows(type, id, old, metadata_rows(session, type, id, refresh=False, out=out))
+        if previous is None:
+            out.note("No earlier metadata version is cached for this server: nothing to compare yet.")
+        summary = {"from_version": previous, "to_version": current, "changes": [c.to_dict() for c in changes]}
+        if out.json_mode:
+            out.document(summary)
+        else:
+            out.note(f"metadata {previous or '(none cached)'} -> {current}: {len(changes)} change(s)")
+            out.rows([{**c.to_dict(), "attributes": ", ".join(c.attributes)} for c in changes],
+                     table_columns=["type", "id", "item", "change", "attributes"])

@@ -43,3 +43,22 @@ class MetadataCache:
         self._table.upsert(
             {**asdict(key), "rows": json.dumps(rows, ensure_ascii=False), "fetched_at": fetched_at}
         )
+
+    def previous_version(self, login_url: str, username: str, current: str) -> str | None:
+        """The most recently cached metadata version of this server other than ``current``."""
+        row = self._table.db.execute(
+            f"SELECT metadata_version FROM [{TABLE}] WHERE login_url = ? AND username = ? AND metadata_version != ? "
+            "ORDER BY fetched_at DESC LIMIT 1",
+            [login_url, username, current],
+        ).fetchone()
+        return row[0] if row else None
+
+    def listings(self, login_url: str, username: str, version: str) -> list[tuple[str, str]]:
+        """The (type, id) pairs cached for one metadata version of a server."""
+        return [
+            (row["type"], row["id"])
+            for row in self._table.rows_where(
+                "login_url = ? AND username = ? AND metadata_version = ?", [login_url, username, version],
+                order_by="type, id",
+            )
+        ]
