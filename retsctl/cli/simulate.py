@@ -19,10 +19,10 @@ from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.option_groups import deferred_option_group, keyword
 from retsctl.cli.output import Format, Output
 
-# retsctl.simulator is imported when the command is built or run: it loads the whole server and the
-# protocol package (requests, lxml), which `import retsctl.cli.app` should not pay for.
+# Only the light Quirks dataclass is read when the command is built; the server loads when it runs (it
+# brings the protocol package: requests, lxml), which `import retsctl.cli.app` should not pay for.
 if TYPE_CHECKING:
-    from retsctl.simulator import Quirks
+    from retsctl.simulator.quirks import Quirks
 
 QUIRKS_PANEL = "Quirks (off by default)"
 
@@ -43,7 +43,7 @@ def _quirk_help(quirks: type[Quirks]) -> dict[str, str]:
 
 def _quirk_options() -> tuple[list[inspect.Parameter], type[Quirks]]:
     """One option per field of Quirks, and Quirks to build from their values."""
-    from retsctl.simulator import Quirks
+    from retsctl.simulator.quirks import Quirks
 
     described = _quirk_help(Quirks)
     hints = inspect.get_annotations(Quirks, eval_str=True)
