@@ -113,7 +113,9 @@ class FirstPage:
         return self.rows > 0 and self._fingerprint(record) in self.fingerprints
 
     def _fingerprint(self, record: Record) -> int:
-        return hash(tuple(record.get(name) for name in self.columns))
+        # Records with exactly the first page's columns (COMPACT pages) hash their values directly.
+        values = record.values() if tuple(record) == self.columns else (record.get(n) for n in self.columns)
+        return hash(tuple(values))
 
 
 @dataclass(frozen=True)
