@@ -170,10 +170,11 @@ def _pg_keys(dsn: str) -> list[tuple[str]]:
 def test_failed_push_is_partial_and_push_later_delivers(
         feed: tuple[RunningSimulator, Path, list[str]], run_cli: Callable[..., object], migrated_dsn: str) -> None:
     _sim, mapping, conn = feed
-    dead = "postgresql://postgres@127.0.0.1:1/postgres?connect_timeout=1"
+    dead = "postgresql://postgres:dsn-secret-42@127.0.0.1:1/postgres?connect_timeout=1"
     partial = run_cli("sync", "--mapping", mapping, *conn, "--dsn", dead, "--timeout", "2", "--no-photos",
                       "--team-id", "t1", "--json")
     assert partial.exit_code == 5, partial.stderr
+    assert "dsn-secret-42" not in partial.stdout + partial.stderr
     summary = _summary(partial)
     assert summary["status"] == "partial" and summary["pushed"] == 0 and summary["inserted"] > 100
 

@@ -14,7 +14,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
-from retsctl.cli.db import DsnOption
+from retsctl.cli.db import DsnOption, resolve_dsn
 from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.output import Format, JsonFlag, Output
 
@@ -85,7 +85,7 @@ def choose_sink(choice: SinkChoice | None, dsn: str | None, timeout: float) -> S
     if choice is None:
         return None
     if choice is SinkChoice.postgres:
-        return open_sink("postgres", dsn=dsn, timeout=timeout)
+        return open_sink("postgres", dsn=resolve_dsn(dsn), timeout=timeout)
     key = _supabase_key(url or "")
     redactor.add(key)
     return open_sink("supabase", url=url, key=key, timeout=timeout)
