@@ -33,13 +33,15 @@ class Rig:
     def sync(self, **options: object) -> SyncSummary:
         return SyncRun(self.session, self.mapping, self.db, self.feed, SyncOptions(**options)).run()  # type: ignore[arg-type]
 
-    def runs_start_interrupted(self) -> int:
+    def runs_start_interrupted(self, *, since: str = "1900-01-01T00:00:00Z", covers_watermark: bool = True) -> int:
         """A run that was killed after checkpointing Offset 101 (as if by kill -9)."""
         runs = RunLog(self.db)
-        query = f"({self.mapping.timestamp_field}=1900-01-01T00:00:00Z+)"
+        query = f"({self.mapping.timestamp_field}={since}+)"
         run_id = runs.start(self.feed, mode="full", strategy="timestamp", query=query, watermark_before=None,
                             started_at="2026-01-01T00:00:00Z", mapping_path="", resumed_from=None)
-        runs.save_checkpoint(self.feed, Checkpoint(run_id, query, "timestamp", 101, None, 1), now="2026-01-01T00:00:00Z")
+        checkpoint = Checkpoint(run_id, query, "timestamp", 101, None, 1, covers_watermark)
+        with self.db.conn:
+            runs.save_checkpoint(self.feed, checkpoint, now="2026-01-01T00:00:00Z")
         return run_id
 
     def live_keys(self) -> set[str]:
@@ -154,7 +156,8 @@ def test_failed_run_keeps_the_watermark(rig: Rig) -> None:
     runs = list(rig.db["sync_runs"].rows_where(order_by="id"))
     assert runs[-1]["status"] == "failed" and runs[-1]["error"]
     assert runs[-1]["watermark_after"] is None
-    assert rig.db["watermarks"].get((rig.feed.source, "Property", "RES"))["watermark"] == first.watermark
+    key = (rig.feed.team_id, rig.feed.source, "Property", "RES")
+    assert rig.db["watermarks"].get(key)["watermark"] == first.watermark
 
 
 def test_a_new_team_gets_its_own_rows(rig: Rig) -> None:
@@ -218,3 +221,27 @@ def test_two_teams_on_one_feed_each_see_every_change(rig: Rig) -> None:
     assert rig.sync(photos=False).counters["updated"] == 1
     rig.feed = team_two
     assert rig.sync(photos=False).counters["updated"] == 1
+
+
+def test_a_second_team_on_the_same_feed_gets_everything_and_its_own_deletions(rig: Rig) -> None:
+    first = rig.sync(photos=False)
+    rig.feed = replace(rig.feed, team_id="team-2")
+    second = rig.sync(photos=False)  # no --full: team-2 has no watermark of its own yet
+    assert second.counters["updated"] + second.counters["inserted"] == first.counters["inserted"]
+    gone = sorted(rig.live_keys())[0]
+    rig.sim.delete(gone)
+    rig.feed = replace(rig.feed, team_id="team-1")
+    assert rig.sync(photos=False, reconcile=True).counters["deleted"] == 1
+    rig.feed = replace(rig.feed, team_id="team-2")
+    assert rig.sync(photos=False, reconcile=True).counters["deleted"] == 1
+    deleted = rig.db.execute("SELECT team_id FROM property_rows WHERE source_key = ? AND deleted_at IS NOT NULL",
+                             [gone]).fetchall()
+    assert sorted(deleted) == [("team-1",), ("team-2",)]
+
+
+def test_a_resumed_since_run_after_the_watermark_keeps_it(rig: Rig) -> None:
+    first = rig.sync(photos=False)
+    rig.sim.touch(sorted(rig.live_keys())[0])
+    rig.runs_start_interrupted(since="2099-01-01T00:00:00Z", covers_watermark=False)
+    resumed = rig.sync(photos=False)
+    assert resumed.watermark == first.watermark

@@ -67,13 +67,15 @@ def _create_sync_tables(db: Database) -> None:
             rejected INTEGER, photos INTEGER, pushed INTEGER, error TEXT, quality TEXT, resumed_from INTEGER
         );
         CREATE TABLE watermarks (
-            source TEXT, resource TEXT, class_name TEXT, watermark TEXT, run_id INTEGER, updated_at TEXT,
-            PRIMARY KEY (source, resource, class_name)
+            team_id TEXT NOT NULL, source TEXT, resource TEXT, class_name TEXT, watermark TEXT, run_id INTEGER,
+            updated_at TEXT,
+            PRIMARY KEY (team_id, source, resource, class_name)
         );
         CREATE TABLE checkpoints (
-            source TEXT, resource TEXT, class_name TEXT, run_id INTEGER, query TEXT, strategy TEXT,
-            next_offset INTEGER, max_modified TEXT, pages INTEGER, updated_at TEXT,
-            PRIMARY KEY (source, resource, class_name)
+            team_id TEXT NOT NULL, source TEXT, resource TEXT, class_name TEXT, run_id INTEGER, query TEXT,
+            strategy TEXT, next_offset INTEGER, max_modified TEXT, covers_watermark INTEGER, pages INTEGER,
+            updated_at TEXT,
+            PRIMARY KEY (team_id, source, resource, class_name)
         );
         CREATE TABLE rejections (
             run_id INTEGER, source TEXT, key TEXT, reason TEXT, "column" TEXT, value TEXT
@@ -90,6 +92,8 @@ def _store_raw_json_once(db: Database) -> None:
     Each record's JSON was stored twice (``raw_records.record`` and ``properties.raw``); the view keeps
     the contract's columns, in its order, for every reader. A row's ``resource`` comes from its raw
     record (the one with the same JSON when a key exists in more than one resource of the source).
+    ``record_hash`` names the raw version each team's row was mapped from (raw records are shared by
+    the teams syncing one feed); a row that lagged behind its raw record gets none, so it is rewritten.
     """
     db.executescript(
         """
@@ -97,7 +101,7 @@ def _store_raw_json_once(db: Database) -> None:
             team_id TEXT NOT NULL, source TEXT NOT NULL, resource TEXT NOT NULL, external_id TEXT NOT NULL,
             address TEXT, list_price NUMERIC, bedrooms INTEGER, bathrooms NUMERIC, square_feet INTEGER,
             year_built INTEGER, status TEXT, description TEXT, photo_urls TEXT,
-            source_key TEXT, modified_at TEXT, synced_at TEXT, deleted_at TEXT,
+            source_key TEXT, modified_at TEXT, synced_at TEXT, deleted_at TEXT, record_hash TEXT,
             PRIMARY KEY (team_id, source, external_id)
         );
         INSERT INTO property_rows
@@ -108,7 +112,9 @@ def _store_raw_json_once(db: Database) -> None:
                 (SELECT min(r.resource) FROM raw_records r WHERE r.source = p.source AND r.key = p.source_key), ''
             ),
             p.external_id, p.address, p.list_price, p.bedrooms, p.bathrooms, p.square_feet, p.year_built,
-            p.status, p.description, p.photo_urls, p.source_key, p.modified_at, p.synced_at, p.deleted_at
+            p.status, p.description, p.photo_urls, p.source_key, p.modified_at, p.synced_at, p.deleted_at,
+            (SELECT r.record_hash FROM raw_records r WHERE r.source = p.source AND r.key = p.source_key
+             AND r.record = p.raw)
         FROM properties p;
         DROP TABLE properties;
         CREATE INDEX property_rows_source_key ON property_rows (team_id, source, source_key);
@@ -120,17 +126,6 @@ def _store_raw_json_once(db: Database) -> None:
         FROM property_rows p
         LEFT JOIN raw_records r ON r.source = p.source AND r.resource = p.resource AND r.key = p.source_key;
         """
-    )
-
-
-@MIGRATIONS(name="0004_property_row_hash")
-def _remember_the_mapped_version(db: Database) -> None:
-    """Each team's row notes the raw version it was mapped from, so a newer raw record written for
-    another team of the same feed still counts as a change for this one."""
-    db.execute("ALTER TABLE property_rows ADD COLUMN record_hash TEXT")
-    db.execute(
-        "UPDATE property_rows SET record_hash = (SELECT r.record_hash FROM raw_records r WHERE r.source = "
-        "property_rows.source AND r.resource = property_rows.resource AND r.key = property_rows.source_key)"
     )
 
 

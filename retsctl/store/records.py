@@ -67,7 +67,7 @@ class StoredVersion:
     raw_hash: str
     run_id: int | None
     deleted: bool
-    row_hash: str | None  # the raw version this feed's team's mapped row was made from
+    row_hash: str | None  # the raw version this team's live mapped row was made from (None: no live row)
 
     def same_as(self, record: StagedRecord) -> bool:
         row_current = record.row is None or self.row_hash == record.raw_hash
@@ -118,7 +118,8 @@ class RecordStore:
             part = keys[start : start + KEY_LOOKUP_SLICE]
             marks = ",".join("?" * len(part))
             rows = self.db.execute(
-                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, (SELECT p.record_hash FROM property_rows p "
+                "SELECT r.key, r.record_hash, r.run_id, r.deleted_at IS NOT NULL, (SELECT CASE WHEN p.deleted_at IS NULL "
+                "THEN p.record_hash END FROM property_rows p "
                 "WHERE p.team_id = ? AND p.source = r.source AND p.source_key = r.key AND p.resource = r.resource) "
                 f"FROM raw_records r WHERE r.source = ? AND r.resource = ? AND r.key IN ({marks})",
                 [self.feed.team_id, self.feed.source, self.feed.resource, *part],
@@ -174,46 +175,36 @@ class RecordStore:
                 staged.raw_hash, run_id, now, None)
 
     def mark_deleted(self, keys: Iterable[str], *, now: str) -> int:
-        """Soft-delete listings the server no longer has (raw and mapped rows); returns how many."""
+        """Soft-delete listings the server no longer has: the shared raw record and this team's row.
+
+        Returns how many of this team's listings were marked (each also queued for the sinks).
+        """
         count = 0
         for key in keys:
-            cursor = self.db.execute(
+            self.db.execute(
                 "UPDATE raw_records SET deleted_at = ? WHERE source = ? AND resource = ? AND key = ? AND deleted_at IS NULL",
                 [now, self.feed.source, self.feed.resource, key],
             )
-            if cursor.rowcount:
-                count += 1
-                self._delete_property(key, now)
+            rows = self.db.execute(
+                "UPDATE property_rows SET deleted_at = ?, synced_at = ? WHERE team_id = ? AND source = ? "
+                "AND resource = ? AND source_key = ? AND deleted_at IS NULL RETURNING team_id, source, external_id",
+                [now, now, self.feed.team_id, self.feed.source, self.feed.resource, key],
+            ).fetchall()
+            self.db.conn.executemany(REPLACE_OUTBOX, [(*row, None, now) for row in rows])
+            count += len(rows)
         return count
 
-    def _delete_property(self, source_key: str, now: str) -> None:
-        rows = self.db.execute(
-            "UPDATE property_rows SET deleted_at = ?, synced_at = ? WHERE team_id = ? AND source = ? AND resource = ? "
-            "AND source_key = ? AND deleted_at IS NULL RETURNING team_id, source, external_id",
-            [now, now, self.feed.team_id, self.feed.source, self.feed.resource, source_key],
-        ).fetchall()
-        self.db["outbox"].insert_all(
-            ({"team_id": t, "source": s, "external_id": e, "run_id": None, "enqueued_at": now} for t, s, e in rows),
-            replace=True,
-        )
-
     def live_keys_not_in(self, seen_table: str) -> list[str]:
-        """Keys cached as live that are missing from ``seen_table`` (one ``key`` column)."""
-        return [
-            key
-            for (key,) in self.db.execute(
-                f"SELECT key FROM raw_records WHERE source = ? AND resource = ? AND class_name = ? "
-                f"AND deleted_at IS NULL AND key NOT IN (SELECT key FROM {seen_table})",
-                [self.feed.source, self.feed.resource, self.feed.class_name],
-            ).fetchall()
-        ]
-
-    def cached_versions(self) -> dict[str, str | None]:
-        """Key → cached modification time of every live record of the feed (keys-first diffing)."""
-        return dict(
-            self.db.execute(
-                "SELECT key, modified_at FROM raw_records WHERE source = ? AND resource = ? AND class_name = ? "
-                "AND deleted_at IS NULL",
-                [self.feed.source, self.feed.resource, self.feed.class_name],
-            ).fetchall()
-        )
+        """Keys of this feed and class that this team (or the raw cache) holds as live but that are
+        missing from ``seen_table`` (one ``key`` column)."""
+        feed = self.feed
+        rows = self.db.execute(
+            f"SELECT p.source_key FROM property_rows p JOIN raw_records r ON r.source = p.source "
+            f"AND r.resource = p.resource AND r.key = p.source_key AND r.class_name = ? "
+            f"WHERE p.team_id = ? AND p.source = ? AND p.resource = ? AND p.deleted_at IS NULL "
+            f"AND p.source_key NOT IN (SELECT key FROM {seen_table}) "
+            f"UNION SELECT key FROM raw_records WHERE source = ? AND resource = ? AND class_name = ? "
+            f"AND deleted_at IS NULL AND key NOT IN (SELECT key FROM {seen_table})",
+            [feed.class_name, feed.team_id, feed.source, feed.resource, feed.source, feed.resource, feed.class_name],
+        ).fetchall()
+        return [key for (key,) in rows]

@@ -24,10 +24,12 @@ class Checkpoint:
     next_offset: int
     max_modified: str | None
     pages: int
+    covers_watermark: bool = True  # False for a --since run that started after the watermark
 
 
 def _feed_key(feed: Feed) -> dict[str, str]:
-    return {"source": feed.source, "resource": feed.resource, "class_name": feed.class_name}
+    """Watermarks and checkpoints are per team: teams syncing one server each have their own."""
+    return {"team_id": feed.team_id, "source": feed.source, "resource": feed.resource, "class_name": feed.class_name}
 
 
 class RunLog:
@@ -41,7 +43,7 @@ class RunLog:
         table = self.db["sync_runs"]
         table.insert(
             {
-                **_feed_key(feed), "team_id": feed.team_id, "mapping_path": mapping_path, "mode": mode,
+                **_feed_key(feed), "mapping_path": mapping_path, "mode": mode,
                 "strategy": strategy, "query": query, "status": "running", "started_at": started_at,
                 "watermark_before": watermark_before, "resumed_from": resumed_from,
                 **dict.fromkeys(RUN_COUNTERS, 0),
@@ -77,9 +79,13 @@ class RunLog:
         return row["watermark"]
 
     def advance_watermark(self, feed: Feed, watermark: str, *, run_id: int, now: str) -> None:
-        self.db["watermarks"].insert(
-            {**_feed_key(feed), "watermark": watermark, "run_id": run_id, "updated_at": now}, replace=True
-        )
+        self._replace("watermarks", {**_feed_key(feed), "watermark": watermark, "run_id": run_id, "updated_at": now})
+
+    def _replace(self, table: str, row: dict[str, object]) -> None:
+        # Plain SQL, so the statement joins the caller's transaction (sqlite-utils would commit it).
+        names = ", ".join(row)
+        self.db.execute(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({', '.join('?' * len(row))})",
+                        list(row.values()))
 
     # -- checkpoints ----------------------------------------------------------------------------
 
@@ -91,11 +97,12 @@ class RunLog:
         return Checkpoint(**{name: row[name] for name in Checkpoint.__dataclass_fields__})
 
     def save_checkpoint(self, feed: Feed, checkpoint: Checkpoint, *, now: str) -> None:
-        self.db["checkpoints"].insert({**_feed_key(feed), **asdict(checkpoint), "updated_at": now}, replace=True)
+        """Record where the run stands, inside the caller's transaction (with the page it follows)."""
+        self._replace("checkpoints", {**_feed_key(feed), **asdict(checkpoint), "updated_at": now})
 
     def clear_checkpoint(self, feed: Feed) -> None:
         self.db.execute(
-            "DELETE FROM checkpoints WHERE source = ? AND resource = ? AND class_name = ?",
+            "DELETE FROM checkpoints WHERE team_id = ? AND source = ? AND resource = ? AND class_name = ?",
             list(_feed_key(feed).values()),
         )
 
@@ -103,9 +110,10 @@ class RunLog:
 
     def reject(self, run_id: int, feed: Feed, rejections: Iterable[tuple[str, str, str | None, str | None]]) -> None:
         """Record (key, reason, column, value) for records that did not map."""
-        self.db["rejections"].insert_all(
-            {"run_id": run_id, "source": feed.source, "key": key, "reason": reason, "column": column, "value": value}
-            for key, reason, column, value in rejections
+        # Inside the caller's transaction (sqlite-utils' insert_all would commit on its own).
+        self.db.conn.executemany(
+            'INSERT INTO rejections (run_id, source, key, reason, "column", value) VALUES (?, ?, ?, ?, ?, ?)',
+            [(run_id, feed.source, key, reason, column, value) for key, reason, column, value in rejections],
         )
 
     def rejections(self, run_id: int, limit: int = 50) -> list[dict[str, object]]:

@@ -213,7 +213,8 @@ class SyncRun:
         if checkpoint is not None and self.options.strategy == "timestamp" and not explicit:
             log.info("resuming run %s at offset %s", checkpoint.run_id, checkpoint.next_offset)
             return _Plan("resume", checkpoint.query, checkpoint.next_offset, watermark,
-                         resumed_from=checkpoint.run_id, max_modified=checkpoint.max_modified)
+                         resumed_from=checkpoint.run_id, max_modified=checkpoint.max_modified,
+                         covers_watermark=bool(checkpoint.covers_watermark))
         if self.options.since is not None:
             covers = watermark is None or self.options.since <= _parse_iso(watermark)
             return _Plan("since", self._query_since(self.options.since), 1, watermark, covers_watermark=covers)
@@ -298,8 +299,9 @@ class SyncRun:
             self.store.write(changed, run_id=self.run_id, now=now)
             if rejections:
                 self.runs.reject(self.run_id, self.feed, rejections)
-            self.runs.save_checkpoint(self.feed, Checkpoint(self.run_id, plan.query, self.options.strategy,
-                                                            next_offset, plan.max_modified, self._pages), now=now)
+            checkpoint = Checkpoint(self.run_id, plan.query, self.options.strategy, next_offset, plan.max_modified,
+                                    self._pages, plan.covers_watermark)
+            self.runs.save_checkpoint(self.feed, checkpoint, now=now)
 
     def _count(self, outcome: PageOutcome) -> None:
         self.counters["inserted"] += outcome.inserted
@@ -356,13 +358,16 @@ class SyncRun:
         self._mark_missing_deleted(seen)
 
     def _stale_keys(self) -> list[str]:
-        """Server keys that are new, or whose timestamp differs from the cached raw record's."""
+        """Server keys that are new, whose timestamp differs from the cached raw record's, or whose
+        row this team lacks or made from an older raw version (raw records are shared by teams)."""
         json_path = '$."' + self.mapping.timestamp_field.replace('"', '\\"') + '"'
         rows = self.db.execute(
             "SELECT s.key FROM temp.server_keys s LEFT JOIN raw_records r ON r.source = ? AND r.resource = ? "
-            "AND r.key = s.key AND r.deleted_at IS NULL "
-            "WHERE r.key IS NULL OR json_extract(r.record, ?) IS NOT s.modified ORDER BY s.key",
-            [self.feed.source, self.feed.resource, json_path],
+            "AND r.key = s.key AND r.deleted_at IS NULL LEFT JOIN property_rows p ON p.team_id = ? AND p.source = ? "
+            "AND p.resource = ? AND p.source_key = s.key AND p.deleted_at IS NULL "
+            "WHERE r.key IS NULL OR json_extract(r.record, ?) IS NOT s.modified OR p.record_hash IS NOT r.record_hash "
+            "ORDER BY s.key",
+            [self.feed.source, self.feed.resource, self.feed.team_id, self.feed.source, self.feed.resource, json_path],
         ).fetchall()
         return [key for (key,) in rows]
 
