@@ -132,3 +132,10 @@ def test_diff_without_an_earlier_version_says_so(run_cli, conn):
     result = run_cli("metadata", "diff", *conn, "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["changes"] == [] and "nothing to compare" in result.stderr
+
+
+def test_diff_reports_a_class_that_is_gone(run_cli, conn, simulator):
+    MetadataCache(open_db()).put(MetadataKey(simulator.login_url, "demo", "0.99.00002", "METADATA-TABLE", "Property:OLD"),
+                                 [{"SystemName": "OnlyField", "DataType": "Int"}])
+    report = json.loads(run_cli("metadata", "diff", *conn, "--json").stdout)
+    assert {(c["id"], c["item"], c["change"]) for c in report["changes"]} == {("Property:OLD", "OnlyField", "removed")}

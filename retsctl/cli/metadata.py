@@ -25,6 +25,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+# GetMetadata's answers for a resource, class, lookup or type the server no longer has.
+GONE_CODES = frozenset({20500, 20501, 20502, 20503})
 RefreshFlag = Annotated[bool, typer.Option("--refresh", help="Ask the server again instead of using the local cache.")]
 ResourceArg = Annotated[str, typer.Argument(metavar="RESOURCE", help="A ResourceID, e.g. Property.")]
 
@@ -152,7 +154,7 @@ def diff(conn: ConnectionOptions, json_output: JsonFlag = False) -> None:
         changes = []
         for type, id in cache.listings(login_url, username, previous) if previous else []:
             old = cache.get(MetadataKey(login_url, username, previous, type, id)) or []  # type: ignore[arg-type]
-            changes += diff_rows(type, id, old, metadata_rows(session, type, id, refresh=False, out=out))
+            changes += diff_rows(type, id, old, _current_rows(session, type, id, out))
         if previous is None:
             out.note("No earlier metadata version is cached for this server: nothing to compare yet.")
         summary = {"from_version": previous, "to_version": current, "changes": [c.to_dict() for c in changes]}
@@ -162,3 +164,15 @@ def diff(conn: ConnectionOptions, json_output: JsonFlag = False) -> None:
             out.note(f"metadata {previous or '(none cached)'} -> {current}: {len(changes)} change(s)")
             out.rows([{**c.to_dict(), "attributes": ", ".join(c.attributes)} for c in changes],
                      table_columns=["type", "id", "item", "change", "attributes"])
+
+
+def _current_rows(session: Session, type: str, id: str, out: Output) -> list[dict[str, str]]:
+    """The listing as the server has it now; none when its resource, class or lookup is gone."""
+    from retsctl.rets.replies import RetsReplyError
+
+    try:
+        return metadata_rows(session, type, id, refresh=False, out=out)
+    except RetsReplyError as error:
+        if error.code not in GONE_CODES:
+            raise
+        return []
