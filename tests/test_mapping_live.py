@@ -181,7 +181,8 @@ def test_unknown_class_and_broken_files_exit_2(cli, tmp_path: Path) -> None:
     result = cli("validate", str(broken), "--json")
     assert result.exit_code == 2
     assert json.loads(result.stdout)["problems"][0] == {
-        "severity": "error", "message": "unknown field 'ListingID'", "column": "external_id", "field": "ListingID"}
+        "severity": "error", "message": "unknown field 'ListingID'", "column": "external_id", "field": "ListingID",
+        "record_level": False}
 
     malformed = tmp_path / "malformed.toml"
     malformed.write_text("[source\n")

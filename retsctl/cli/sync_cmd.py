@@ -218,11 +218,11 @@ def runs(
     Example: retsctl runs --json
     """
     from retsctl.store.db import open_db
+    from retsctl.store.runs import RunLog
 
     out = Output.for_json_flag(json_output)
     with error_boundary(out):
-        db = open_db()
-        rows = list(db["sync_runs"].rows_where(order_by="id desc", limit=limit))
+        rows = RunLog(open_db()).recent(limit)
         columns = ["id", "status", "mode", "fetched", "inserted", "updated", "deleted", "watermark_after"]
         out.rows(rows, table_columns=columns, label="runs")
 

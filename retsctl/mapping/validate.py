@@ -25,6 +25,8 @@ class Problem:
     message: str
     column: str | None = None
     field: str | None = None
+    # True when only the records carrying the value are affected (they are rejected), not the mapping.
+    record_level: bool = False
 
     def to_dict(self) -> dict[str, str | None]:
         return asdict(self)
@@ -159,7 +161,8 @@ def _status_problems(mapping: Mapping, by_name: dict[str, Field],
         keys.add(key)
         if key not in mapping.status_map:
             problems.append(Problem(ERROR, f"lookup value {key!r} ({value.long_value or 'no LongValue'}) of {lookup} "
-                                           "has no status: records with it would be rejected", "status", item.system_name))
+                                           "has no status: records with it would be rejected", "status", item.system_name,
+                                    record_level=True))
     problems += [Problem(WARNING, f"[status] {code!r} is not a value of lookup {lookup} (stale?)", "status",
                          item.system_name) for code in mapping.status_map if code not in keys]
     return problems

@@ -115,6 +115,3 @@ class RunLog:
             'INSERT INTO rejections (run_id, source, key, reason, "column", value) VALUES (?, ?, ?, ?, ?, ?)',
             [(run_id, feed.source, key, reason, column, value) for key, reason, column, value in rejections],
         )
-
-    def rejections(self, run_id: int, limit: int = 50) -> list[dict[str, object]]:
-        return list(self.db["rejections"].rows_where("run_id = ?", [run_id], limit=limit))

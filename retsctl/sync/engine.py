@@ -434,7 +434,7 @@ def _bulk_writes(db: Database) -> Iterator[None]:
 
 def _is_drift(problem: Problem) -> bool:
     """Errors about fields (gone, retyped); an unknown status value only rejects its records."""
-    return problem.severity == ERROR and not (problem.column == "status" and "has no status" in problem.message)
+    return problem.severity == ERROR and not problem.record_level
 
 
 def _describe(error: BaseException) -> str:
