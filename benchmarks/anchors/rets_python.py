@@ -5,20 +5,12 @@ the layer that returns each record as a dict of the strings the server sent (lik
 the library does not page, so this loops on Limit/Offset the way the floor does.
 """
 
-import argparse
 import json
 
+from anchor_args import anchor_parser
 from rets.http import RetsHttpClient
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--url", required=True)
-ap.add_argument("--user", required=True)
-ap.add_argument("--password", required=True)
-ap.add_argument("--class", dest="klass", default="RES")
-ap.add_argument("--query", default="(ListPrice=0+)")
-ap.add_argument("--key", default="ListingKey")
-ap.add_argument("--page-size", type=int, default=2500)
-a = ap.parse_args()
+a = anchor_parser().parse_args()
 
 client = RetsHttpClient(a.url, username=a.user, password=a.password, use_get_method=True,
                         send_rets_ua_authorization=False)

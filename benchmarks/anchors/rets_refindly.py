@@ -5,19 +5,12 @@ Runs inside that package's own venv (bench_query.py makes it).  The library page
 far``, so starting at ``offset=1`` (RETS offsets are 1-based) fetches each record once.
 """
 
-import argparse
 import json
 
+from anchor_args import anchor_parser
 from rets import Session
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--url", required=True)
-ap.add_argument("--user", required=True)
-ap.add_argument("--password", required=True)
-ap.add_argument("--class", dest="klass", default="RES")
-ap.add_argument("--query", default="(ListPrice=0+)")
-ap.add_argument("--key", default="ListingKey")
-a = ap.parse_args()
+a = anchor_parser().parse_args()
 
 session = Session(a.url, a.user, a.password, version="RETS/1.7.2", use_post_method=False, timeout=120)
 session.login()

@@ -4,20 +4,14 @@ Same requests session, Digest auth and Limit/Offset paging as floor_lxml.py, but
 rows are counted by their ``<DATA>`` tags.  Prints one JSON summary line.
 """
 
-import argparse
 import json
 from urllib.parse import urljoin
 
 import requests
+from anchor_args import anchor_parser
 from requests.auth import HTTPDigestAuth
 
-ap = argparse.ArgumentParser()
-ap.add_argument("--url", required=True)
-ap.add_argument("--user", required=True)
-ap.add_argument("--password", required=True)
-ap.add_argument("--class", dest="klass", default="RES")
-ap.add_argument("--query", default="(ListPrice=0+)")
-ap.add_argument("--page-size", type=int, default=2500)
+ap = anchor_parser()
 ap.add_argument("--pages", type=int, default=0, help="stop after this many pages (0: all)")
 a = ap.parse_args()
 
