@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from retsctl.cli.output import Format, Output
+from retsctl.cli.output import FLUSH_SECONDS, Format, Output
 
 ALL_RES = "(ListPrice=0+)"
 
@@ -156,3 +158,33 @@ def test_rows_are_written_as_they_arrive(format: Format, monkeypatch) -> None:
 
     assert out.rows(rows()) == 2
     assert b"second-row" in raw.getvalue()
+
+
+@pytest.mark.parametrize("format", [Format.jsonl, Format.json])
+def test_rows_through_a_pipe_wait_in_the_buffer_only_briefly(format: Format, monkeypatch) -> None:
+    """stdout on a real descriptor: the first row leaves at once, rows following quickly wait in
+    the buffer, a row coming after a pause leaves with them, and the rest leave at the end."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+
+    def received() -> bytes:
+        try:
+            return os.read(read_end, 1 << 20)
+        except BlockingIOError:
+            return b""
+
+    def rows() -> Iterator[dict[str, str]]:
+        yield {"ListingKey": "first-row"}
+        assert b"first-row" in received()
+        yield {"ListingKey": "quick-row"}
+        assert received() == b""
+        time.sleep(FLUSH_SECONDS)
+        yield {"ListingKey": "after-a-pause"}
+        assert b"quick-row" in (arrived := received()) and b"after-a-pause" in arrived
+        yield {"ListingKey": "last-row"}
+
+    with open(write_end, "w", encoding="utf-8") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert Output(format).rows(rows()) == 4
+        assert b"last-row" in received()
+    os.close(read_end)

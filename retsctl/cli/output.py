@@ -2,8 +2,8 @@
 errors and progress go to stderr, so ``--json`` output stays machine-readable.
 
 Rows are written as they arrive (json, jsonl, csv); only the human table collects them first.
-JSON rows leave in batches of up to 1 MiB, one write call each; a batch also leaves when a row comes
-0.1 s after the last write, so rows from a slow server still show as they come.
+JSON rows leave through one 256 KiB buffer, a write call each time it fills; it is also flushed when
+a row comes 0.1 s after the last flush, so rows from a slow server still show as they come.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from rich.text import Text
 # Past this many columns a table is unreadable, so each row is shown as a field/value block.
 MAX_TABLE_COLUMNS = 8
 # A record is several KB of JSON: through stdout's 8 KiB buffer that is a write call per record.
-BATCH_BYTES = 1 << 20
-# A line arriving this long after the last write goes out at once (with those waiting before it).
-BATCH_SECONDS = 0.1
+BUFFER_BYTES = 256 << 10
+# A line arriving this long after the last flush goes out at once (with those waiting before it).
+FLUSH_SECONDS = 0.1
 
 
 class Format(StrEnum):
@@ -142,18 +142,18 @@ class Output:
         return self._stdout.buffer  # type: ignore[attr-defined]
 
     @contextmanager
-    def _batched(self) -> Iterator[Callable[[bytes], None]]:
-        """Yields ``write(line)`` for stdout in large batches; what waits is written on the way out,
-        also when the source fails (before the error is reported)."""
-        batches = _Batches(self._binary())
+    def _line_writer(self) -> Iterator[Callable[[bytes], None]]:
+        """Yields ``write(line)`` for stdout, buffered; what waits is written on the way out, also
+        when the source fails (before the error is reported)."""
+        lines = _LineWriter(self._binary())
         try:
-            yield batches.add
+            yield lines.write
         finally:
-            batches.flush()
+            lines.flush()
 
     def _jsonl(self, rows: Iterable[Mapping[str, Any]]) -> int:
         count = 0
-        with self._batched() as write:
+        with self._line_writer() as write:
             for row in rows:
                 write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
                 count += 1
@@ -164,7 +164,7 @@ class Output:
         # leaves stdout holding only the error object.
         remaining = iter(rows)
         first = next(remaining, None)
-        with self._batched() as write:
+        with self._line_writer() as write:
             if first is None:
                 write(b"[]\n")
                 return 0
@@ -208,32 +208,33 @@ class Output:
             self.console.print(table)
 
 
-class _Batches:
-    """Encoded lines written to ``out`` in large pieces: once ``BATCH_BYTES`` wait, or when a line
-    comes ``BATCH_SECONDS`` after the last write (so the first line goes out at once)."""
+class _LineWriter:
+    """Encoded lines written to ``out`` through one buffer: they leave when it fills, or when a line
+    comes ``FLUSH_SECONDS`` after the last flush (so the first line goes out at once)."""
 
     def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-        self._waiting: list[bytes] = []
-        self._size = 0
-        self._written_at = -math.inf
+        self._out = _large_buffer(out)
+        self._flushed_at = -math.inf
 
-    def add(self, line: bytes) -> None:
-        self._waiting.append(line)
-        self._size += len(line)
-        if self._size >= BATCH_BYTES or time.monotonic() - self._written_at >= BATCH_SECONDS:
+    def write(self, line: bytes) -> None:
+        self._out.write(line)
+        if time.monotonic() - self._flushed_at >= FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
-        if not self._waiting:
-            return
-        # Taken before writing, so a failed write (a closed pipe) is not retried on the way out.
-        data = b"".join(self._waiting)
-        self._waiting.clear()
-        self._size = 0
-        self._out.write(data)
         self._out.flush()
-        self._written_at = time.monotonic()
+        self._flushed_at = time.monotonic()
+
+
+def _large_buffer(out: IO[bytes]) -> IO[bytes]:
+    """``out``'s file descriptor behind a ``BUFFER_BYTES`` buffer, allocated once. (Joining lines
+    into batches instead allocates, and page-faults in, a fresh block per batch: at 50,000 records
+    that cost more than encoding them.) A stream with no descriptor (a test capture) is used as is."""
+    try:
+        descriptor = out.fileno()
+    except (AttributeError, OSError):
+        return out
+    return open(descriptor, "wb", buffering=BUFFER_BYTES, closefd=False)
 
 
 def _advancing(rows: Iterable[Mapping[str, Any]], advance: Callable[[int], None]) -> Iterator[Mapping[str, Any]]:
