@@ -12,9 +12,6 @@ import os
 import re
 import sys
 
-import keyring
-import keyring.errors
-
 from retsctl.rets.http import REDACTED
 from retsctl.rets.replies import RetsError
 
@@ -71,6 +68,10 @@ def ua_keyring_account(login_url: str, user_agent: str) -> str:
 
 def read_keyring(account: str) -> str | None:
     """The stored secret, or None when there is none or no usable keyring backend."""
+    # Imported here: finding the backend costs about 0.1 s, which commands given their secrets skip.
+    import keyring
+    import keyring.errors
+
     try:
         return keyring.get_password(KEYRING_SERVICE, account)
     except keyring.errors.KeyringError:
@@ -95,8 +96,14 @@ def resolve_password(flag: str | None, *, login_url: str, username: str, interac
     return password
 
 
-def resolve_ua_password(flag: str | None, *, login_url: str, user_agent: str) -> str | None:
-    """The optional UA password: ``--ua-password``, ``RETSCTL_UA_PASSWORD``, then the keyring."""
-    secret = flag or os.environ.get(UA_PASSWORD_ENV) or read_keyring(ua_keyring_account(login_url, user_agent))
+def resolve_ua_password(flag: str | None, *, login_url: str, user_agent: str | None) -> str | None:
+    """The optional UA password: ``--ua-password``, ``RETSCTL_UA_PASSWORD``, then the keyring.
+
+    The keyring is asked only for a User-Agent the operator named (``user_agent``): a UA password
+    belongs to a User-Agent registered with the MLS, which retsctl's default one never is.
+    """
+    secret = flag or os.environ.get(UA_PASSWORD_ENV)
+    if not secret and user_agent:
+        secret = read_keyring(ua_keyring_account(login_url, user_agent))
     redactor.add(secret)
     return secret or None

@@ -9,6 +9,7 @@ import platformdirs
 import pytest
 
 from retsctl import config, secrets
+from retsctl.cli.connection import DEFAULT_USER_AGENT
 from retsctl.secrets import (
     KEYRING_SERVICE,
     MissingPasswordError,
@@ -65,6 +66,13 @@ def test_ua_password_is_optional(memory_keyring, monkeypatch) -> None:
     monkeypatch.setenv("RETSCTL_UA_PASSWORD", "ua-env")
     assert resolve_ua_password(None, login_url=URL, user_agent="Acme/1.0") == "ua-env"
     assert resolve_ua_password("ua-flag", login_url=URL, user_agent="Acme/1.0") == "ua-flag"
+
+
+def test_keyring_is_not_asked_for_a_ua_password_without_a_named_user_agent(memory_keyring) -> None:
+    """A UA password belongs to a User-Agent registered with the MLS; retsctl's default is none."""
+    memory_keyring.set_password(KEYRING_SERVICE, ua_keyring_account(URL, DEFAULT_USER_AGENT), "ua-kr")
+    assert resolve_ua_password(None, login_url=URL, user_agent=None) is None
+    assert resolve_ua_password(None, login_url=URL, user_agent=DEFAULT_USER_AGENT) == "ua-kr"
 
 
 def test_resolved_secrets_are_redacted_everywhere(stored) -> None:

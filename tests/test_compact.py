@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retsctl.rets.compact import SearchReader, parse_delimiter, split_cells
+from retsctl.rets.compact import SearchReader, encode_record, parse_delimiter, split_cells
 from retsctl.rets.replies import Reply, RetsProtocolError, RetsReplyAuthError, RetsReplyError
 from retsctl.rets.sanitize import RepairCounts
 
@@ -444,6 +444,41 @@ def test_both_paths_agree_on_generated_bodies(rows: list[list[str]], delimiter: 
     fast, careful = read(body, size=size), read(body, size=size, careful=True)
     assert outcome(*fast) == outcome(*careful)
     assert fast[0].rows == len(rows)
+
+
+_JSON_CELL = st.lists(
+    st.sampled_from(["a", "é", "😀", "\u2028", "\x7f", '"', "\\", "&quot;", "&amp;", "&lt;", "&#9;", "&#10;", "&#xD;",
+                     "&#8217;", "\r\n", "\n", "&", "\x01", "&#0;", "<", "/", "\\u0041"]),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.lists(_JSON_CELL, min_size=1, max_size=4), max_size=6),
+    delimiter=st.sampled_from(["\t", "|", ";"]),
+    columns=st.sampled_from([["C1", "C2", "C3", "C4"], ["A", 'Quote"d', "Back\\slash", "Ünï"], ["K", "K", "V", "W"]]),
+    size=st.integers(min_value=1, max_value=40),
+)
+def test_json_lines_are_the_encoded_records(rows: list[list[str]], delimiter: str, columns: list[str], size: int) -> None:
+    """Byte for byte what orjson makes of each record, with the same repairs counted."""
+    def line(cells: list[str]) -> str:
+        return delimiter + delimiter.join(cell.replace(delimiter, "") for cell in cells) + delimiter
+
+    tag = f'<DELIMITER value="{ord(delimiter):02X}"/>'
+    body = compact(*(line(cells) for cells in rows), columns=line(columns).replace("&", "&amp;").replace('"', "&quot;"),
+                   delimiter=tag)
+    reader, records = read(body, size=size)
+    as_lines = SearchReader(chunked(body, size))
+    assert list(as_lines.json_lines()) == [encode_record(record) for record in records]
+    assert (as_lines.rows, as_lines.repairs.as_dict()) == (reader.rows, reader.repairs.as_dict())
+
+
+def test_plain_rows_become_json_lines_without_a_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line of a plain row is built from its bytes, escapes included, never through a dict."""
+    monkeypatch.setattr(SearchReader, "_record", lambda *_: pytest.fail("a plain row went through a dict"))
+    body = compact('\tSay "hi" \\ bye&#10;\t3 &lt; 4 \u2019\t')
+    assert list(SearchReader([body]).json_lines()) == ['{"A":"Say \\"hi\\" \\\\ bye\\n","B":"3 < 4 \u2019"}\n'.encode()]
 
 
 def _generated_body(rows: int) -> Iterator[bytes]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from fixture_files import FIXTURES, MANIFEST, load_fixture
 
-from retsctl.rets.compact import SearchReader
+from retsctl.rets.compact import SearchReader, encode_record
 from retsctl.rets.replies import RetsReplyError
 
 FLEX_GET = "troydavisson-PHRETS/get/retsgw.flexmls.com/rets2_1_Search/"
@@ -143,3 +143,11 @@ def test_both_paths_agree_on_fixture(relpath: str) -> None:
     fast, careful = _read(relpath, careful=False, size=65536), _read(relpath, careful=True, size=65536)
     assert list(fast) == list(careful)
     assert (fast.count, fast.columns, fast.maxrows, fast.reply) == (careful.count, careful.columns, careful.maxrows, careful.reply)
+
+
+@pytest.mark.parametrize("relpath", sorted(relpath for relpath, case in CASES.items() if isinstance(case, Expected)))
+def test_json_lines_are_the_encoded_records_of_every_fixture(relpath: str) -> None:
+    as_records, as_lines = _read(relpath, careful=False, size=4096), _read(relpath, careful=False, size=4096)
+    assert list(as_lines.json_lines()) == [encode_record(record) for record in as_records]
+    assert (as_lines.rows, as_lines.repairs.as_dict()) == (as_records.rows, as_records.repairs.as_dict())
+

@@ -12,6 +12,7 @@ import pytest
 
 from retsctl.rets import ConnectionSettings, RetsAuthError, RetsNetworkError, Session
 from retsctl.rets.capture import WireRecorder
+from retsctl.rets.compact import encode_record
 from retsctl.rets.http import ua_auth_digest
 from retsctl.rets.replies import RetsReplyError
 from retsctl.simulator import Quirks, SimulatorConfig, replay_server, start_simulator
@@ -166,6 +167,29 @@ def test_slicing_keeps_the_requested_select(reference_keys: list[str]) -> None:
         records = list(rets.search("Property", "RES", "(ListPrice=0+)", select=["ListPrice"]))
     assert len(records) == len(reference_keys)
     assert all(set(record) == {"ListPrice"} for record in records)
+
+
+@pytest.mark.parametrize(("quirks", "options"), [
+    (Quirks(), {}),
+    (Quirks(), {"select": ["ListingKey", "ListPrice"], "limit": 70}),
+    (Quirks(), {"select": ["ListPrice"]}),  # the key added for slicing leaves each record again
+    (Quirks(), {"format": "STANDARD-XML"}),
+    (Quirks(offset="ignored"), {}),
+    (Quirks(offset="refused"), {"limit": 90}),
+    (Quirks(drop_connection_every=3), {}),
+    (Quirks(truncate_body_every=3), {}),
+    (Quirks(invalid_chars=True), {}),
+    (Quirks(maxrows_on_full_last_page=True), {"page_size": 40}),
+], ids=["plain", "select-limit", "select-without-key", "standard-xml", "offset-ignored", "offset-refused",
+        "dropped", "truncated", "invalid-chars", "maxrows-full-page"])
+def test_json_lines_are_the_encoded_records(quirks: Quirks, options: dict[str, object]) -> None:
+    with simulated(quirks) as (rets, _sim):
+        records = list(rets.search("Property", "RES", "(ListPrice=0+)", **options))  # type: ignore[arg-type]
+        result = rets.search("Property", "RES", "(ListPrice=0+)", **options)  # type: ignore[arg-type]
+        lines = list(result.json_lines())
+    assert len(records) > 40
+    assert lines == [encode_record(record) for record in records]
+    assert result.rows == len(lines)
 
 
 def test_expired_sessions_log_in_again(reference_keys: list[str]) -> None:

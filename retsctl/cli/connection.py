@@ -83,13 +83,12 @@ class ConnectionOptions:
         if self.record and not self.record.parent.is_dir():
             raise CliError(f"--record {self.record}: folder {self.record.parent} does not exist",
                            hint="Create the folder first or choose another path.")
-        user_agent = self.user_agent or DEFAULT_USER_AGENT
         return ConnectionSettings(
             login_url=self.url,
             username=self.username,
             password=resolve_password(self.password, login_url=self.url, username=self.username),
-            user_agent=user_agent,
-            ua_password=resolve_ua_password(self.ua_password, login_url=self.url, user_agent=user_agent),
+            user_agent=self.user_agent or DEFAULT_USER_AGENT,
+            ua_password=resolve_ua_password(self.ua_password, login_url=self.url, user_agent=self.user_agent),
             rets_version=self.rets_version or DEFAULT_RETS_VERSION,
             auth=(self.auth or AuthChoice.auto).value,  # type: ignore[arg-type]
             timeout=self.timeout or DEFAULT_TIMEOUT,

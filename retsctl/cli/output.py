@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import IO, Annotated, Any
+from typing import IO, Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -30,6 +30,7 @@ from rich.text import Text
 
 # Past this many columns a table is unreadable, so each row is shown as a field/value block.
 MAX_TABLE_COLUMNS = 8
+T = TypeVar("T")
 # A record is several KB of JSON: through stdout's 8 KiB buffer that is a write call per record.
 BUFFER_BYTES = 256 << 10
 # A line arriving this long after the last flush goes out at once (with those waiting before it).
@@ -86,10 +87,18 @@ class Output:
 
         ``table_columns`` narrows the human table to the columns worth reading (when present).
         """
+        return self._with_progress(rows, label, lambda shown: self._write_rows(shown, table_columns))
+
+    def json_lines(self, lines: Iterable[bytes], *, label: str = "rows") -> int:
+        """Records already encoded as JSON lines (``--format jsonl``), written as they arrive;
+        returns how many there were."""
+        return self._with_progress(lines, label, self._write_lines)
+
+    def _with_progress(self, items: Iterable[T], label: str, write: Callable[[Iterable[T]], int]) -> int:
         if not self._progress_shown():
-            return self._write_rows(rows, table_columns)
+            return write(items)
         with self.progress(label) as advance:
-            return self._write_rows(_advancing(rows, advance), table_columns)
+            return write(_advancing(items, advance))
 
     def _write_rows(self, rows: Iterable[Mapping[str, Any]], table_columns: Sequence[str] | None) -> int:
         if self.format is Format.jsonl:
@@ -152,10 +161,13 @@ class Output:
             lines.flush()
 
     def _jsonl(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        return self._write_lines(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)
+
+    def _write_lines(self, lines: Iterable[bytes]) -> int:
         count = 0
         with self._line_writer() as write:
-            for row in rows:
-                write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            for line in lines:
+                write(line)
                 count += 1
         return count
 
@@ -237,10 +249,10 @@ def _large_buffer(out: IO[bytes]) -> IO[bytes]:
     return open(descriptor, "wb", buffering=BUFFER_BYTES, closefd=False)
 
 
-def _advancing(rows: Iterable[Mapping[str, Any]], advance: Callable[[int], None]) -> Iterator[Mapping[str, Any]]:
+def _advancing(items: Iterable[T], advance: Callable[[int], None]) -> Iterator[T]:
     """Passes rows through, reporting each to the progress display."""
-    for row in rows:
-        yield row
+    for item in items:
+        yield item
         advance(1)
 
 

@@ -56,5 +56,8 @@ def query(
                 resource, class_name, query_text, select=fields, limit=limit, offset=offset,
                 format="COMPACT" if compact else "COMPACT-DECODED",
             )
-            written = out.rows(result, table_columns=fields, label="records")
+            if out.format is Format.jsonl:
+                written = out.json_lines(result.json_lines(), label="records")
+            else:
+                written = out.rows(result, table_columns=fields, label="records")
         out.note(f"{written} record(s) in {result.pages} page(s); the server's COUNT was {result.count}")

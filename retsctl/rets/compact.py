@@ -6,6 +6,10 @@ Two paths give identical records for the same bytes:
   (memchr), decodes the references of a row that needs no repair as bytes, decodes it with one
   ``bytes.decode``, and splits on the delimiter (RETS 1.7.2 §13; leading and trailing delimiter
   each optional). Rows that need repairs are decoded, then repaired, as text.
+* **JSON lines** (``SearchReader.json_lines``): a plain row's JSON object is assembled from its
+  bytes (references decoded, JSON escapes added, split on the delimiter, joined with the encoded
+  column names) without a ``dict`` or a ``str`` per cell; every other row is decoded as above and
+  encoded with orjson. Either way the line is byte for byte :func:`encode_record` of the record.
 * The **careful path** feeds lxml's recovering pull parser a repaired stream. It takes over for
   anything the fast path does not expect — CDATA, comments or processing instructions inside a row,
   an unknown element, a STANDARD-XML body — from the row where the surprise appears.
@@ -26,7 +30,9 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import Any
 
+import orjson
 from lxml import etree
 
 from retsctl.rets.replies import (
@@ -251,6 +257,58 @@ def column_names(text: str, delimiter: str) -> list[str]:
     return [name.strip() for name in split_cells(text, delimiter)]
 
 
+def encode_record(record: dict[str, str]) -> bytes:
+    """A record as one JSON line (UTF-8, keys in column order, newline-terminated)."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+
+
+# What JSON must escape among the bytes a plain row can hold once its references are decoded (the
+# block has no other control byte; references decode only to XML characters).
+_JSON_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\r"))
+_TAB_ESCAPE = (b"\t", b"\\t")
+
+
+class JsonRowTemplate:
+    """The JSON line of a COMPACT row built from its UTF-8 bytes: escaped as orjson escapes, split
+    on the delimiter, and joined with the encoded column names, so the line equals
+    :func:`encode_record` of the row's record."""
+
+    def __init__(self, columns: list[str], delimiter: str) -> None:
+        self.width = len(columns)
+        self._delimiter = delimiter.encode(UTF8)
+        self._escapes = _JSON_ESCAPES if delimiter == TAB else (*_JSON_ESCAPES, _TAB_ESCAPE)
+        pieces: list[bytes | None] = []
+        for n, name in enumerate(columns):
+            pieces += (b'",' if n else b"{") + orjson.dumps(name) + b':"', None
+        pieces.append(b'"}\n')
+        self._pieces = pieces
+
+    @classmethod
+    def usable(cls, columns: list[str], delimiter: str) -> bool:
+        """Whether lines can be built this way: distinct names (a dict keeps one of each), and a
+        one-byte delimiter that no JSON escape contains."""
+        return (bool(columns) and len(set(columns)) == len(columns) and len(delimiter) == 1 and delimiter.isascii()
+                and not delimiter.isalnum() and delimiter not in '"\\')
+
+    def line(self, data: bytes) -> bytes | None:
+        """The line of a row whose references are decoded and whose bytes are valid UTF-8; None
+        when its cells do not match the columns (the record path counts and fixes that)."""
+        for raw, escaped in self._escapes:
+            if raw in data:
+                data = data.replace(raw, escaped)
+        cells = data.split(self._delimiter)
+        if len(cells) > 1:
+            if not cells[0]:
+                del cells[0]
+            if len(cells) > 1 and not cells[-1]:
+                cells.pop()
+        if len(cells) != self.width:
+            return None
+        pieces = self._pieces.copy()
+        pieces[1::2] = cells
+        return b"".join(pieces)
+
+
 _WRAPPER = re.compile(r"RETS-RESPONSE|RE[A-Z][a-z]\w*")
 _NOT_RECORDS = {"COUNT", "DELIMITER", "COLUMNS", "DATA", "MAXROWS", "RETS-STATUS", "PAGINATION"}
 
@@ -335,6 +393,8 @@ class SearchReader:
         self._outcome = _END
         self._blank: dict[str, str] = {}
         self._blank_columns: list[str] | None = None
+        self._template: JsonRowTemplate | None = None
+        self._template_key: tuple[tuple[str, ...], str] | None = None
 
     # -- header ---------------------------------------------------------------------------------
 
@@ -403,21 +463,29 @@ class SearchReader:
     # -- records --------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[dict[str, str]]:
+        return self._read(as_json=False)
+
+    def json_lines(self) -> Iterator[bytes]:
+        """The records as JSON lines, each equal to :func:`encode_record` of the record iteration
+        would give; plain COMPACT rows never become a dict (see the module docstring)."""
+        return self._read(as_json=True)
+
+    def _read(self, *, as_json: bool) -> Iterator[Any]:
         self.read_header()
         if self._iterated:
-            raise RuntimeError("a SearchReader can be iterated only once")
+            raise RuntimeError("a SearchReader can be read only once")
         self._iterated = True
         if self._outcome == _END:
             return
         if self.careful or self._outcome == _OTHER:
-            yield from self._careful_records(self._head, chain([self._pending], self._source))
+            yield from _encoded(self._careful_records(self._head, chain([self._pending], self._source)), as_json)
             return
         try:
-            yield from self._fast_records()
+            yield from self._fast_records(as_json)
         except _SwitchToCareful as switch:
-            yield from self._careful_records(self._head, chain([switch.remaining], self._source))
+            yield from _encoded(self._careful_records(self._head, chain([switch.remaining], self._source)), as_json)
 
-    def _fast_records(self) -> Iterator[dict[str, str]]:
+    def _fast_records(self, as_json: bool) -> Iterator[Any]:
         if not self.columns and self._env.columns_raw is None:
             raise RetsProtocolError(f"{TRANSACTION} response has DATA rows but no COLUMNS.")
         buf = self._pending
@@ -427,7 +495,7 @@ class SearchReader:
             if cut >= 0:
                 rest = buf[cut + _CLOSE_LENGTH :]
                 try:
-                    yield from self._block_records(buf, cut)
+                    yield from self._block_records(buf, cut, as_json)
                 except _SwitchToCareful as switch:
                     raise _SwitchToCareful(switch.remaining + rest) from None
                 buf = rest
@@ -439,17 +507,20 @@ class SearchReader:
             buf += chunk
         self._finish_tail(buf)
 
-    def _block_records(self, buf: bytes, cut: int) -> Iterator[dict[str, str]]:
-        """Records of the rows in ``buf[:cut]``; each row ends at a ``</DATA>``, the last one at ``cut``.
+    def _block_records(self, buf: bytes, cut: int, as_json: bool) -> Iterator[Any]:
+        """Records (or JSON lines) of the rows in ``buf[:cut]``; each row ends at a ``</DATA>``,
+        the last one at ``cut``.
 
         Rows are found with ``bytes.find`` of ``<`` (memchr): in a plain row the only ``<`` are
-        its own tags. Most rows of a UTF-8 body take :func:`_plain_text`; the rest (and every row
-        of another encoding) take :meth:`_repaired_text`. What whole blocks lack is checked once.
+        its own tags. Most rows of a UTF-8 body take :func:`_plain_text` (or, as JSON,
+        :func:`_plain_json`); the rest (and every row of another encoding) take
+        :meth:`_repaired_text`. What whole blocks lack is checked once.
         """
         find = buf.find
         controls = has_control_bytes(buf)
         crs = b"\r" in buf
         plain = self.encoding == UTF8 and not has_utf8_noncharacters(buf)
+        template = self._json_template() if as_json and plain and not controls else None
         delimiter = self.delimiter
         pos = 0
         while True:
@@ -464,16 +535,31 @@ class SearchReader:
             if end < 0:
                 end = cut
             row = self.rows + 1
-            text = _plain_text(buf, start, end, controls=controls, crs=crs) if plain and not stray_lt else None
-            if text is None:
-                raw = buf[start:end]
-                if stray_lt and any(marker in raw for marker in _PROTECTED_START):
-                    raise _SwitchToCareful(buf[pos:cut] + _DATA_CLOSE)
-                text = self._repaired_text(raw, row, stray_lt, controls)
-            yield self._record(split_cells(text, delimiter), row)
+            line = _plain_json(buf, start, end, crs, template) if template is not None and not stray_lt else None
+            if line is not None:
+                self.rows = row
+                yield line
+            else:
+                text = _plain_text(buf, start, end, controls=controls, crs=crs) if plain and not stray_lt else None
+                if text is None:
+                    raw = buf[start:end]
+                    if stray_lt and any(marker in raw for marker in _PROTECTED_START):
+                        raise _SwitchToCareful(buf[pos:cut] + _DATA_CLOSE)
+                    text = self._repaired_text(raw, row, stray_lt, controls)
+                record = self._record(split_cells(text, delimiter), row)
+                yield encode_record(record) if as_json else record
             if end == cut:
                 return
             pos = end + _CLOSE_LENGTH
+
+    def _json_template(self) -> JsonRowTemplate | None:
+        """The template for the current columns, or None when they cannot be built that way."""
+        key = (tuple(self.columns), self.delimiter)
+        if self._template_key != key:
+            self._template_key = key
+            usable = JsonRowTemplate.usable(self.columns, self.delimiter)
+            self._template = JsonRowTemplate(self.columns, self.delimiter) if usable else None
+        return self._template
 
     def _row_start(self, buf: bytes, pos: int, cut: int) -> int:
         """Where the ``<DATA>`` of the row piece at ``pos`` starts, when something other than
@@ -609,21 +695,43 @@ def _plain_text(buf: bytes, start: int, end: int, *, controls: bool, crs: bool) 
     references decoded as bytes, then one ``decode``. None when it needs repairs after all (control
     bytes, invalid UTF-8, a reference not known yet). ``controls``/``crs``: whether the block
     holds any control byte or CR at all."""
-    if controls or crs:
-        raw = buf[start:end]
-        if controls and has_control_bytes(raw):
-            return None
-        if crs and b"\r" in raw:
-            # Before references are decoded: an escaped CR stays a CR.
-            raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buf, start, end = raw, 0, len(raw)
-    data = unescape_utf8(buf, start, end)
+    if controls and has_control_bytes(buf[start:end]):
+        return None
+    data = _plain_bytes(buf, start, end, crs)
     if data is None:
         return None
     try:
         return data.decode(UTF8)
     except UnicodeDecodeError:
         return None
+
+
+def _plain_json(buf: bytes, start: int, end: int, crs: bool, template: JsonRowTemplate) -> bytes | None:
+    """The JSON line of the row ``buf[start:end]`` of a block without control bytes, when it needs
+    no repair (as :func:`_plain_text`); the bytes are only checked to be UTF-8, never decoded."""
+    data = _plain_bytes(buf, start, end, crs)
+    if data is None:
+        return None
+    if not data.isascii():
+        try:
+            data.decode(UTF8)
+        except UnicodeDecodeError:
+            return None
+    return template.line(data)
+
+
+def _plain_bytes(buf: bytes, start: int, end: int, crs: bool) -> bytes | None:
+    """The row's bytes with line ends normalised and references decoded (None: a reference or
+    ampersand needs the repairing path)."""
+    if crs and b"\r" in buf[start:end]:
+        # Before references are decoded: an escaped CR stays a CR.
+        raw = buf[start:end].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return unescape_utf8(raw, 0, len(raw))
+    return unescape_utf8(buf, start, end)
+
+
+def _encoded(records: Iterator[dict[str, str]], as_json: bool) -> Iterator[Any]:
+    return map(encode_record, records) if as_json else records
 
 
 def _holds_records(parent: etree._Element) -> bool:

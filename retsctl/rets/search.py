@@ -15,8 +15,9 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+from retsctl.rets.compact import encode_record
 from retsctl.rets.dmql import and_all
 from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError, RetsReplyError
 
@@ -44,6 +45,8 @@ class SearchPage(Protocol):
     maxrows: bool
 
     def __iter__(self) -> Iterator[Record]: ...
+
+    def json_lines(self) -> Iterator[bytes]: ...
 
 
 PageOpener = Callable[[dict[str, str]], AbstractContextManager[SearchPage]]
@@ -160,19 +163,34 @@ class SearchResult:
     warnings = property(lambda self: self.stats.warnings)
 
     def __iter__(self) -> Iterator[Record]:
+        return self._delivered(as_json=False)
+
+    def json_lines(self) -> Iterator[bytes]:
+        """The records as JSON lines, each :func:`encode_record` of the record iteration gives.
+
+        COMPACT pages after the first are read with ``SearchPage.json_lines`` (no dict per record);
+        the first page is read as records, which slicing needs should Offset fail. A Select the
+        key was added to (so its records must lose it again) is encoded record by record.
+        """
+        if self.request.format.upper().startswith("STANDARD-XML") or self._select_with_key() != self.request.select:
+            return map(encode_record, self)
+        return self._delivered(as_json=True)
+
+    def _delivered(self, *, as_json: bool) -> Iterator[Any]:
         first_page = FirstPage()
         try:
-            yield from self._counted(self._offset_pages(first_page))
+            yield from self._counted(self._offset_pages(first_page, as_json))
         except OffsetUnusable as reason:
             if self.request.offset not in (None, 1):
                 raise RetsError(f"{reason}, so a starting offset cannot be honoured",
                                 hint="Leave out --offset and narrow the query instead.") from None
             self._warn(f"{reason}; switching to slicing")
             remaining = None if self.request.limit is None else max(self.request.limit - self.stats.rows, 0)
-            yield from self._counted(islice(self._sliced(first_page), remaining))
+            sliced = islice(self._sliced(first_page), remaining)
+            yield from self._counted(map(encode_record, sliced) if as_json else sliced)
         self._check_count()
 
-    def _counted(self, records: Iterator[Record]) -> Iterator[Record]:
+    def _counted(self, records: Iterator[T]) -> Iterator[T]:
         for record in records:
             self.stats.rows += 1
             yield record
@@ -190,7 +208,7 @@ class SearchResult:
 
     # -- Offset paging ------------------------------------------------------------------------
 
-    def _offset_pages(self, first_page: FirstPage) -> Iterator[Record]:
+    def _offset_pages(self, first_page: FirstPage, as_json: bool) -> Iterator[Any]:
         request = self.request
         select = self._select_with_key()
         start = request.offset or 1
@@ -204,7 +222,7 @@ class SearchResult:
                 count_mode=1 if (request.count and page_number == 0) else 0,
                 select=select,
             )
-            got, maxrows = yield from self._offset_page(params, page_number, first_page, select)
+            got, maxrows = yield from self._offset_page(params, page_number, first_page, select, as_json)
             page_number += 1
             if remaining is not None:
                 remaining -= got
@@ -221,24 +239,21 @@ class SearchResult:
         return select if key in select else (*select, key)
 
     def _offset_page(self, params: dict[str, str], page_number: int, first_page: FirstPage,
-                     select: tuple[str, ...] | None) -> Iterator[Record]:
+                     select: tuple[str, ...] | None, as_json: bool) -> Iterator[Any]:
         """Yield one page (asking again after a broken transfer); return (rows, maxrows)."""
         delivered = 0
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 with self._open_page(params) as page:
                     self._note_page(page, page_number)
-                    seen = 0
-                    for record in page:
-                        seen += 1
-                        if seen <= delivered:  # already handed out before the transfer broke
-                            continue
-                        if page_number == 0:
-                            first_page.add(record)
-                        elif seen == 1 and record == first_page.first:
-                            raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
-                        delivered += 1
-                        yield self._as_requested(record, select)
+                    if page_number == 0:
+                        items = self._first_page(page, first_page, select, as_json)
+                    else:
+                        items = self._later_page(page, first_page, select, as_json)
+                    for seen, item in enumerate(items, 1):
+                        if seen > delivered:  # else handed out before the transfer broke
+                            delivered += 1
+                            yield item
                     return delivered, page.maxrows
             except TransferInterrupted:
                 if attempt == PAGE_ATTEMPTS:
@@ -251,6 +266,24 @@ class SearchResult:
                     raise OffsetUnusable(f"server refused Offset ({error.code} {error.text.strip()})") from error
                 raise
         raise AssertionError("unreachable")
+
+    def _first_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
+                    as_json: bool) -> Iterator[Any]:
+        """The first page's records, each remembered by ``first_page`` before it is handed out."""
+        for record in page:
+            first_page.add(record)
+            requested = self._as_requested(record, select)
+            yield encode_record(requested) if as_json else requested
+
+    def _later_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
+                    as_json: bool) -> Iterator[Any]:
+        """A later page's records; as JSON lines the Select is the caller's own (see json_lines)."""
+        items = page.json_lines() if as_json else iter(page)
+        first = encode_record(first_page.first) if as_json and first_page.first is not None else first_page.first
+        for seen, item in enumerate(items, 1):
+            if seen == 1 and item == first:
+                raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
+            yield item if as_json else self._as_requested(item, select)
 
     def _note_page(self, page: SearchPage, page_number: int) -> None:
         self.stats.pages += 1
