@@ -338,6 +338,9 @@ class _Handler(BaseHTTPRequestHandler):
     """Shared plumbing: HTTP/1.1 keep-alive, connection tracking, form parsing, response writing."""
 
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as servers set it: with Nagle's algorithm a response's last small segment waits
+    # for the client's delayed ACK, which stalled every page a fast client read.
+    disable_nagle_algorithm = True
     server_version = "retsctl-simulator/0.1"
     timeout = 120
     server: _Server
@@ -399,9 +402,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             for chunk in chunks:
                 if chunk:
-                    self.wfile.write(b"%X\r\n" % len(chunk))
-                    self.wfile.write(chunk)
-                    self.wfile.write(b"\r\n")
+                    # One write a chunk: its size line alone would be a tiny segment of its own.
+                    self.wfile.write(b"".join((b"%X\r\n" % len(chunk), chunk, b"\r\n")))
             self.wfile.write(b"0\r\n\r\n")
         if drop or truncate:
             self.wfile.flush()
