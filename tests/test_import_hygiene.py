@@ -14,9 +14,10 @@ FACE_LIBRARIES = ("textual", "rich", "typer")
 # Importing these costs the CLI most of its start-up (about 50 MB and half a second together).
 HEAVY_MODULES = ("psycopg", "sqlite_utils", "numpy", "tomlkit", "requests", "lxml", "keyring",
                  "retsctl.rets", "retsctl.simulator", "retsctl.sync", "retsctl.sinks", "retsctl.store", "retsctl.mapping")
-# What a query needs no part of: the local database, the sinks and the mapping.
+# What a query needs no part of: the local database, the sinks and the mapping; nor the keyring
+# when the password is given, nor pydantic (which typer 0.29 would import for every command).
 NOT_FOR_QUERIES = ("psycopg", "sqlite_utils", "numpy", "tomlkit", "retsctl.sync", "retsctl.sinks", "retsctl.store",
-                   "retsctl.mapping")
+                   "retsctl.mapping", "keyring", "pydantic")
 
 _LOADED = """
 import importlib, json, sys
