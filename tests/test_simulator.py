@@ -245,6 +245,33 @@ def test_touch_moves_the_listing_past_every_other_and_delete_removes_it() -> Non
         dataset.touch(gone)
 
 
+def test_modified_since_index_follows_changes() -> None:
+    dataset = Dataset(300, 5)
+    listed = dataset.keys()
+    stamp = {key: dataset.values(key)["ModificationTimestamp"] for key in listed}
+    day = date.fromisoformat(sorted(stamp.values())[150][:10])
+    since = {dataset.key_of(i) for i in dataset.modified_since(day)}
+    assert since == {key for key, moment in stamp.items() if moment[:10] >= day.isoformat()}
+    touched = min(stamp, key=stamp.get)  # type: ignore[arg-type]
+    dataset.touch(touched)
+    assert touched in {dataset.key_of(i) for i in dataset.modified_since(day)}
+
+
+@pytest.mark.parametrize("bound", ["{moment}+", "{moment}Z+", "{moment}-05:00+", "{moment}+09:30+", "{day}+",
+                                   "{moment}-{later}", "TODAY-"])
+def test_modification_time_queries_answer_as_a_full_scan_would(bound: str) -> None:
+    """Listings found through the modification-time index are exactly those a scan finds."""
+    with simulated(listings=200, page_cap=500) as running:
+        client = Client(running)
+        moments = sorted(r["ModificationTimestamp"] for r in records(client.search(Select="ModificationTimestamp").content))
+        moment, later = (m.removesuffix("Z") for m in (moments[len(moments) // 2], moments[len(moments) * 3 // 4]))
+        criterion = f"(ModificationTimestamp={bound.format(moment=moment, day=moment[:10], later=later)})"
+        indexed = keys_of(client.search(criterion))
+        scanned = keys_of(client.search(f"{criterion}|(ListingStatus=.EMPTY.)"))  # an OR: no index
+        assert indexed == scanned
+        assert 0 < len(indexed) < len(moments) or bound == "TODAY-"
+
+
 # ---------------------------------------------------------------------------------------------
 # Login, auth, sessions
 

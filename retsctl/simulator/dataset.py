@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -1428,6 +1429,7 @@ class Dataset:
         self._views: dict[tuple[str, str, RowShape], list[tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         self.version = 0
+        self._by_modified: tuple[int, list[int], list[int]] | None = None  # (version, stamps, indexes)
 
     def _view(self, class_name: str, source: str, shape: RowShape) -> list[tuple[str, ...]]:
         """A bundle's value tuples decoded/escaped as ``shape`` asks (restriction not applied)."""
@@ -1585,6 +1587,19 @@ class Dataset:
             return (i for i in wanted if not deleted[i] and (code is None or self._class_codes[i] == code))
         source = range(self.size) if class_name is None else self._members[class_name]
         return (i for i in source if not deleted[i])
+
+    def modified_since(self, day: date) -> list[int]:
+        """Indexes of listings last modified on ``day`` (UTC) or later, in no particular order.
+
+        An index by modification time, as MLS databases keep one for the incremental query, built
+        on first use and again after each change (``version``).
+        """
+        index = self._by_modified
+        if index is None or index[0] != self.version:
+            pairs = sorted((self._timeline(i).mod_ts, i) for i in range(self.size))
+            index = self._by_modified = (self.version, [ts for ts, _ in pairs], [i for _, i in pairs])
+        _version, stamps, indexes = index
+        return indexes[bisect_left(stamps, (day.toordinal() - _EPOCH_ORD) * 86400) :]
 
     def keys(self, class_name: str | None = None) -> list[str]:
         """Live ListingKeys in ascending order, of one class or all."""

@@ -31,6 +31,7 @@ from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import chain
 from pathlib import Path
@@ -47,8 +48,10 @@ from retsctl.rets.dmql import (
     LookupList,
     Node,
     Or,
+    Period,
     Range,
     Text,
+    Value,
     parse,
     value_items,
 )
@@ -57,6 +60,7 @@ from retsctl.simulator.dataset import (
     METADATA_DATE,
     METADATA_VERSION,
     RESOURCE,
+    TIMESTAMP_FIELD,
     USER_OFFICE,
     ClassDef,
     Dataset,
@@ -157,25 +161,45 @@ class RetsFailure(Exception):
         self.status = status
 
 
-def _key_candidates(node: Node, key_field: str, dataset: Dataset) -> set[int] | None:
-    """Listing indexes a query can match at most, judged from its lists of keys, or None when it
-    does not pin the key. The predicate still decides; this only spares key-batch queries (the
-    second step of a keys-first sync) a scan of every listing."""
+def _candidates(node: Node, dataset: Dataset) -> set[int] | None:
+    """Listing indexes a query can match at most, judged from its lists of keys and the lower
+    bounds of its modification times, or None when it pins neither. The predicate still decides;
+    this spares the queries a real server answers from an index a scan of every listing: the key
+    batches of a keys-first sync and the since-the-last-run query of an incremental one."""
     if isinstance(node, And):
-        narrowed = [found for item in node.items if (found := _key_candidates(item, key_field, dataset)) is not None]
+        narrowed = [found for item in node.items if (found := _candidates(item, dataset)) is not None]
         return min(narrowed, key=len) if narrowed else None
     if isinstance(node, Or):
-        parts = [_key_candidates(item, key_field, dataset) for item in node.items]
+        parts = [_candidates(item, dataset) for item in node.items]
         return None if any(part is None for part in parts) else set().union(*parts)  # type: ignore[arg-type]
-    if not isinstance(node, Criterion) or node.field != key_field:
+    if not isinstance(node, Criterion):
         return None
-    value = node.value
+    if node.field == KEY_FIELD:
+        return _listed_keys(node.value, dataset)
+    if node.field == TIMESTAMP_FIELD:
+        return _modified_from(node.value, dataset)
+    return None
+
+
+def _listed_keys(value: Value, dataset: Dataset) -> set[int] | None:
     if isinstance(value, AnyValue | Empty) or (isinstance(value, LookupList) and value.op != "|"):
         return None
     items = value_items(value)
     if any(isinstance(item, Range) or (isinstance(item, Text) and item.has_wildcards) for item in items):
         return None
     return {index for item in items if (index := dataset.index_of(item.text)) is not None}  # type: ignore[union-attr]
+
+
+def _modified_from(value: Value, dataset: Dataset) -> set[int] | None:
+    """Listings modified since two days before a range's lower bound (a margin wider than any time
+    zone); None for other values, and for TODAY/NOW bounds."""
+    if not isinstance(value, Range) or not isinstance(value.low, Period):
+        return None
+    try:
+        day = date.fromisoformat(value.low.text[:10])
+    except ValueError:
+        return None
+    return set(dataset.modified_since(day - timedelta(days=2)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -787,7 +811,7 @@ class _RetsHandler(_Handler):
             except DmqlValidationError as error:
                 raise RetsFailure(20200, f"Unknown Query Field: {error.message}") from None
             record = dataset.record
-            candidates = _key_candidates(parse(query), KEY_FIELD, dataset)
+            candidates = _candidates(parse(query), dataset)
             return array("I", (i for i in dataset.members(class_name, candidates) if predicate(record(i, names))))
 
         return self.state.matching((class_name, standard_names, query, dataset.version), evaluate)
