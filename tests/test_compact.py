@@ -456,7 +456,7 @@ _JSON_CELL = st.lists(
 @settings(max_examples=200, deadline=None)
 @given(
     rows=st.lists(st.lists(_JSON_CELL, min_size=1, max_size=4), max_size=6),
-    delimiter=st.sampled_from(["\t", "|", ";"]),
+    delimiter=st.sampled_from(["\t", "|", ";", "\n"]),
     columns=st.sampled_from([["C1", "C2", "C3", "C4"], ["A", 'Quote"d', "Back\\slash", "Ünï"], ["K", "K", "V", "W"]]),
     size=st.integers(min_value=1, max_value=40),
 )
@@ -472,6 +472,17 @@ def test_json_lines_are_the_encoded_records(rows: list[list[str]], delimiter: st
     as_lines = SearchReader(chunked(body, size))
     assert list(as_lines.json_lines()) == [encode_record(record) for record in records]
     assert (as_lines.rows, as_lines.repairs.as_dict()) == (reader.rows, reader.repairs.as_dict())
+
+
+@pytest.mark.parametrize("delimiter", ["0A", "0D"])
+def test_json_lines_of_a_control_character_delimiter_split_as_records_do(delimiter: str) -> None:
+    """An escaped LF or CR could hide a split: such delimiters take the record path."""
+    cut = chr(int(delimiter, 16))
+    body = compact(f"{cut}x{cut}y{cut}", "&#13;z", columns=f"{cut}A{cut}", delimiter=f'<DELIMITER value="{delimiter}"/>')
+    reader, records = read(body)
+    as_lines = SearchReader([body])
+    assert list(as_lines.json_lines()) == [encode_record(record) for record in records]
+    assert as_lines.repairs.as_dict() == reader.repairs.as_dict()
 
 
 def test_plain_rows_become_json_lines_without_a_record(monkeypatch: pytest.MonkeyPatch) -> None:

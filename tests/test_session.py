@@ -15,6 +15,7 @@ from retsctl.rets.capture import WireRecorder
 from retsctl.rets.compact import encode_record
 from retsctl.rets.http import ua_auth_digest
 from retsctl.rets.replies import RetsReplyError
+from retsctl.rets.search import FirstPage, SearchRequest, SearchResult, TransferInterrupted
 from retsctl.simulator import Quirks, SimulatorConfig, replay_server, start_simulator
 
 LISTINGS = 120
@@ -190,6 +191,40 @@ def test_json_lines_are_the_encoded_records(quirks: Quirks, options: dict[str, o
     assert len(records) > 40
     assert lines == [encode_record(record) for record in records]
     assert result.rows == len(lines)
+
+
+class _BreakingPages:
+    """Pages of five records whose first transfer breaks after three (a fake ``open_page``)."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.records = [{"ListingKey": str(n)} for n in range(5)]
+
+    @contextmanager
+    def __call__(self, _params: dict[str, str]) -> Iterator[_BreakingPages]:
+        self.opened += 1
+        yield self
+
+    count, columns, maxrows = 5, ["ListingKey"], False
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        for n, record in enumerate(self.records):
+            if self.opened == 1 and n == 3:
+                raise TransferInterrupted("connection reset")
+            yield record
+
+    def json_lines(self) -> Iterator[bytes]:
+        return map(encode_record, self)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_first_page_asked_again_is_handed_out_and_remembered_once(as_json: bool) -> None:
+    pages = _BreakingPages()
+    result = SearchResult(SearchRequest("Property", "RES", "(ListPrice=0+)"), pages, lambda: None, lambda: "ListingKey")
+    first_page = FirstPage()
+    delivered = list(result._offset_page({}, 0, first_page, None, as_json))
+    expected = [encode_record(r) for r in pages.records] if as_json else pages.records
+    assert (delivered, pages.opened, first_page.rows) == (expected, 2, 5)
 
 
 def test_expired_sessions_log_in_again(reference_keys: list[str]) -> None:

@@ -110,7 +110,7 @@ _OPTION_TYPES: dict[str, Any] = {
     ),
     "user_agent": _option(str | None, "--user-agent", metavar="UA", help="User-Agent to send.",
                           show_default=DEFAULT_USER_AGENT),
-    "ua_password": _option(str | None, "--ua-password", metavar="PASS", help="UA-Auth password (else RETSCTL_UA_PASSWORD)."),
+    "ua_password": _option(str | None, "--ua-password", metavar="PASS", help="UA-Auth password (else RETSCTL_UA_PASSWORD, or the keyring when --user-agent is given)."),
     "rets_version": _option(
         str | None, "--rets-version", metavar="VERSION", help="RETS-Version to send.", show_default=DEFAULT_RETS_VERSION
     ),

@@ -158,7 +158,7 @@ class Output:
         try:
             yield lines.write
         finally:
-            lines.flush()
+            lines.close()
 
     def _jsonl(self, rows: Iterable[Mapping[str, Any]]) -> int:
         return self._write_lines(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)
@@ -226,6 +226,7 @@ class _LineWriter:
 
     def __init__(self, out: IO[bytes]) -> None:
         self._out = _large_buffer(out)
+        self._owned = self._out is not out
         self._flushed_at = -math.inf
 
     def write(self, line: bytes) -> None:
@@ -236,6 +237,14 @@ class _LineWriter:
     def flush(self) -> None:
         self._out.flush()
         self._flushed_at = time.monotonic()
+
+    def close(self) -> None:
+        """Write what waits; a buffer made here is closed too (stdout's descriptor stays open)."""
+        try:
+            self.flush()
+        finally:
+            if self._owned:
+                self._out.close()
 
 
 def _large_buffer(out: IO[bytes]) -> IO[bytes]:

@@ -283,12 +283,14 @@ class JsonRowTemplate:
         pieces.append(b'"}\n')
         self._pieces = pieces
 
-    @classmethod
-    def usable(cls, columns: list[str], delimiter: str) -> bool:
+    @staticmethod
+    def usable(columns: list[str], delimiter: str) -> bool:
         """Whether lines can be built this way: distinct names (a dict keeps one of each), and a
-        one-byte delimiter that no JSON escape contains."""
-        return (bool(columns) and len(set(columns)) == len(columns) and len(delimiter) == 1 and delimiter.isascii()
-                and not delimiter.isalnum() and delimiter not in '"\\')
+        delimiter of one byte that escaping neither adds nor removes (TAB, or printable ASCII
+        other than letters, digits, quote and backslash; an escaped LF or CR would hide a split)."""
+        plain = delimiter == TAB or (len(delimiter) == 1 and delimiter.isascii() and delimiter.isprintable()
+                                      and not delimiter.isalnum() and delimiter not in '"\\')
+        return bool(columns) and len(set(columns)) == len(columns) and plain
 
     def line(self, data: bytes) -> bytes | None:
         """The line of a row whose references are decoded and whose bytes are valid UTF-8; None

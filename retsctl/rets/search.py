@@ -10,7 +10,7 @@ of the modification timestamp, each window split in half until it fits under the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -239,21 +239,18 @@ class SearchResult:
         return select if key in select else (*select, key)
 
     def _offset_page(self, params: dict[str, str], page_number: int, first_page: FirstPage,
-                     select: tuple[str, ...] | None, as_json: bool) -> Iterator[Any]:
+                     select: tuple[str, ...] | None, as_json: bool) -> Generator[Any, None, tuple[int, bool]]:
         """Yield one page (asking again after a broken transfer); return (rows, maxrows)."""
         delivered = 0
         for attempt in range(1, PAGE_ATTEMPTS + 1):
             try:
                 with self._open_page(params) as page:
                     self._note_page(page, page_number)
-                    if page_number == 0:
-                        items = self._first_page(page, first_page, select, as_json)
-                    else:
-                        items = self._later_page(page, first_page, select, as_json)
-                    for seen, item in enumerate(items, 1):
-                        if seen > delivered:  # else handed out before the transfer broke
-                            delivered += 1
-                            yield item
+                    read = self._first_page if page_number == 0 else self._later_page
+                    # After a broken transfer the first ``delivered`` records were handed out already.
+                    for item in read(page, first_page, select, as_json, skip=delivered):
+                        delivered += 1
+                        yield item
                     return delivered, page.maxrows
             except TransferInterrupted:
                 if attempt == PAGE_ATTEMPTS:
@@ -268,22 +265,25 @@ class SearchResult:
         raise AssertionError("unreachable")
 
     def _first_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
-                    as_json: bool) -> Iterator[Any]:
-        """The first page's records, each remembered by ``first_page`` before it is handed out."""
-        for record in page:
+                    as_json: bool, *, skip: int) -> Iterator[Any]:
+        """The first page's records after the first ``skip``, each remembered by ``first_page``
+        before it is handed out."""
+        for record in islice(page, skip, None):
             first_page.add(record)
             requested = self._as_requested(record, select)
             yield encode_record(requested) if as_json else requested
 
     def _later_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
-                    as_json: bool) -> Iterator[Any]:
-        """A later page's records; as JSON lines the Select is the caller's own (see json_lines)."""
+                    as_json: bool, *, skip: int) -> Iterator[Any]:
+        """A later page's records after the first ``skip``; as JSON lines the Select is the
+        caller's own (see json_lines)."""
         items = page.json_lines() if as_json else iter(page)
         first = encode_record(first_page.first) if as_json and first_page.first is not None else first_page.first
         for seen, item in enumerate(items, 1):
             if seen == 1 and item == first:
                 raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
-            yield item if as_json else self._as_requested(item, select)
+            if seen > skip:
+                yield item if as_json else self._as_requested(item, select)
 
     def _note_page(self, page: SearchPage, page_number: int) -> None:
         self.stats.pages += 1

@@ -1595,9 +1595,10 @@ class Dataset:
         on first use and again after each change (``version``).
         """
         index = self._by_modified
-        if index is None or index[0] != self.version:
+        version = self.version  # read first: a change made while sorting makes the next call rebuild
+        if index is None or index[0] != version:
             pairs = sorted((self._timeline(i).mod_ts, i) for i in range(self.size))
-            index = self._by_modified = (self.version, [ts for ts, _ in pairs], [i for _, i in pairs])
+            index = self._by_modified = (version, [ts for ts, _ in pairs], [i for _, i in pairs])
         _version, stamps, indexes = index
         return indexes[bisect_left(stamps, (day.toordinal() - _EPOCH_ORD) * 86400) :]
 
