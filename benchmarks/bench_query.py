@@ -29,6 +29,7 @@ import compileall
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -340,16 +341,29 @@ def best_of(runs: list[Run]) -> Run:
                max(r.peak_mb for r in good), fastest.records, True)
 
 
+def paired_ratio(runs: list[Run], floor_runs: list[Run]) -> float | None:
+    """The median over rounds of a client's seconds over the floor's in the same round.
+
+    Rounds run every client back to back, so a ratio within a round cancels how fast the machine
+    happened to be during it (on this shared two-core machine that drifts by tens of percent).
+    """
+    ratios = [run.seconds / floor.seconds for run, floor in zip(runs, floor_runs, strict=False) if run.ok and floor.ok]
+    return statistics.median(ratios) if ratios else None
+
+
 def summarize(runs: list[Run], sizes: list[int], clients: list[str]) -> list[dict[str, object]]:
-    """One row per size and client: best seconds, records/s, CPU, peak MB and the ratio to the floor."""
+    """One row per size and client: best seconds, records/s, CPU, peak MB, the ratio of the best
+    run to the floor's best, and the median ratio to the floor within a round."""
     rows = []
     for size in sizes:
-        best = {c: best_of([r for r in runs if r.size == size and r.client == c]) for c in clients}
+        each = {c: [r for r in runs if r.size == size and r.client == c] for c in clients}
+        best = {c: best_of(client_runs) for c, client_runs in each.items()}
         floor = best.get("floor")
         for client, run in best.items():
             compared = floor is not None and floor.ok and run.ok
             ratio = run.seconds / floor.seconds if compared else None
             cpu_ratio = run.cpu_seconds / floor.cpu_seconds if compared and floor.cpu_seconds else None
+            paired = paired_ratio(each[client], each["floor"]) if "floor" in each else None
             rows.append({
                 "size": size,
                 "client": client,
@@ -360,6 +374,7 @@ def summarize(runs: list[Run], sizes: list[int], clients: list[str]) -> list[dic
                 "cpu_seconds": round(run.cpu_seconds, 2),
                 "peak_mb": round(run.peak_mb, 1),
                 "ratio_to_floor": round(ratio, 2) if ratio is not None else None,
+                "paired_ratio_to_floor": round(paired, 2) if paired is not None else None,
                 "cpu_ratio_to_floor": round(cpu_ratio, 2) if cpu_ratio is not None else None,
                 "note": run.note,
             })
@@ -368,30 +383,32 @@ def summarize(runs: list[Run], sizes: list[int], clients: list[str]) -> list[dic
 
 def print_table(rows: list[dict[str, object]]) -> None:
     header = (f"{'size':>8}  {'client':<12} {'seconds':>8} {'records/s':>10} {'peak MB':>8} {'x floor':>8} "
-              f"{'CPU s':>7} {'CPU x floor':>11}  note")
+              f"{'paired':>7} {'CPU s':>7} {'CPU x floor':>11}  note")
     print(header)
     print("-" * len(header))
     for row in rows:
-        ratio, cpu_ratio = (f"{row[k]:.2f}" if row[k] is not None else "-"
-                            for k in ("ratio_to_floor", "cpu_ratio_to_floor"))
+        ratio, paired, cpu_ratio = (f"{row[k]:.2f}" if row[k] is not None else "-"
+                                    for k in ("ratio_to_floor", "paired_ratio_to_floor", "cpu_ratio_to_floor"))
         rate = f"{row['records_per_s']:,}" if row["records_per_s"] else "-"
         note = row["note"] or ("" if row["ok"] else "FAILED")
         print(f"{row['size']:>8,}  {row['client']:<12} {row['seconds']:>8.2f} {rate:>10} {row['peak_mb']:>8.1f} "
-              f"{ratio:>8} {row['cpu_seconds']:>7.2f} {cpu_ratio:>11}  {note}")
+              f"{ratio:>8} {paired:>7} {row['cpu_seconds']:>7.2f} {cpu_ratio:>11}  {note}")
 
 
 def verdicts(rows: list[dict[str, object]]) -> list[str]:
-    """The issue's goal for retsctl at each size: no slower than the floor, peak under 80 MB."""
+    """The issue's goal for retsctl at each size: no slower than the floor (the best runs compared,
+    and the median ratio within a round), peak under 80 MB."""
     found = []
     for row in rows:
         if row["client"] != "retsctl":
             continue
-        ratio, peak = row["ratio_to_floor"], row["peak_mb"]
-        fast = isinstance(ratio, float) and ratio <= 1.0
+        ratio, paired, peak = row["ratio_to_floor"], row["paired_ratio_to_floor"], row["peak_mb"]
+        fast = all(isinstance(r, float) and r <= 1.0 for r in (ratio, paired))
         small = bool(row["ok"]) and isinstance(peak, float) and peak < RSS_BUDGET_MB
         found.append(
-            f"retsctl at {row['size']:,}: time {'OK' if fast else 'MISSED'} ({ratio} x floor), "
-            f"memory {'OK' if small else 'MISSED'} ({peak} MB, budget {RSS_BUDGET_MB:g})"
+            f"retsctl at {row['size']:,}: time {'OK' if fast else 'MISSED'} ({ratio} x floor, best runs; "
+            f"{paired} x floor, median within a round), memory {'OK' if small else 'MISSED'} ({peak} MB, "
+            f"budget {RSS_BUDGET_MB:g})"
         )
     return found
 
