@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, AnyStr
 
 import orjson
 from lxml import etree
@@ -236,9 +236,9 @@ def _read_columns(env: _Envelope, buf: bytes, tag: re.Match[bytes]) -> tuple[str
 # --- cells and records ----------------------------------------------------------------------------
 
 
-def split_cells(text: str, delimiter: str) -> list[str]:
-    """Split a COLUMNS/DATA text: drop one leading delimiter if present, then one trailing one if
-    present, then split (protocol digest §5.2); keeps genuine empty first/last cells."""
+def split_cells(text: AnyStr, delimiter: AnyStr) -> list[AnyStr]:
+    """Split a COLUMNS/DATA text (or its bytes): drop one leading delimiter if present, then one
+    trailing one if present, then split (protocol digest §5.2); keeps genuine empty first/last cells."""
     cells = text.split(delimiter)
     if len(cells) > 1:
         if not cells[0]:
@@ -298,12 +298,7 @@ class JsonRowTemplate:
         for raw, escaped in self._escapes:
             if raw in data:
                 data = data.replace(raw, escaped)
-        cells = data.split(self._delimiter)
-        if len(cells) > 1:
-            if not cells[0]:
-                del cells[0]
-            if len(cells) > 1 and not cells[-1]:
-                cells.pop()
+        cells = split_cells(data, self._delimiter)
         if len(cells) != self.width:
             return None
         pieces = self._pieces.copy()
@@ -725,7 +720,7 @@ def _plain_json(buf: bytes, start: int, end: int, crs: bool, template: JsonRowTe
 def _plain_bytes(buf: bytes, start: int, end: int, crs: bool) -> bytes | None:
     """The row's bytes with line ends normalised and references decoded (None: a reference or
     ampersand needs the repairing path)."""
-    if crs and b"\r" in buf[start:end]:
+    if crs and buf.find(b"\r", start, end) >= 0:
         # Before references are decoded: an escaped CR stays a CR.
         raw = buf[start:end].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         return unescape_utf8(raw, 0, len(raw))
