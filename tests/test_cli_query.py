@@ -7,12 +7,13 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from retsctl.cli import output
 from retsctl.cli.output import FLUSH_SECONDS, Format, Output
+from retsctl.rets.compact import encode_record
 
 ALL_RES = "(ListPrice=0+)"
 
@@ -158,6 +159,24 @@ def test_rows_are_written_as_they_arrive(format: Format, monkeypatch) -> None:
 
     assert out.rows(rows()) == 2
     assert b"second-row" in raw.getvalue()
+
+
+@pytest.mark.parametrize("format", [Format.jsonl, Format.json])
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_encoded_lines_print_as_the_records_do(format: Format, count: int, monkeypatch) -> None:
+    """--format json/jsonl write the same bytes from records as from their encoded lines."""
+    records = [{"ListingKey": str(n), "Remarks": f'Say "hi" {n}\n'} for n in range(count)]
+
+    def printed(write: Callable[[Output], int]) -> bytes:
+        raw = io.BytesIO()
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8", write_through=True))
+        assert write(Output(format)) == count
+        return raw.getvalue()
+
+    from_records = printed(lambda out: out.rows(records))
+    assert printed(lambda out: out.json_lines(encode_record(r) for r in records)) == from_records
+    parsed = json.loads(from_records) if format is Format.json else jsonl_records(from_records.decode())
+    assert parsed == records
 
 
 @pytest.mark.parametrize("format", [Format.jsonl, Format.json])

@@ -90,9 +90,10 @@ class Output:
         return self._with_progress(rows, label, lambda shown: self._write_rows(shown, table_columns))
 
     def json_lines(self, lines: Iterable[bytes], *, label: str = "rows") -> int:
-        """Records already encoded as JSON lines (``--format jsonl``), written as they arrive;
-        returns how many there were."""
-        return self._with_progress(lines, label, self._write_lines)
+        """Records already encoded as JSON lines, written as they arrive in a JSON format (as lines,
+        or as one array for ``--format json``); returns how many there were."""
+        write = self._write_array if self.format is Format.json else self._write_lines
+        return self._with_progress(lines, label, write)
 
     def _with_progress(self, items: Iterable[T], label: str, write: Callable[[Iterable[T]], int]) -> int:
         if not self._progress_shown():
@@ -172,18 +173,21 @@ class Output:
         return count
 
     def _json_array(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        # The first row is fetched before anything is written, so a failing first request
-        # leaves stdout holding only the error object.
-        remaining = iter(rows)
+        return self._write_array(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE) for row in rows)
+
+    def _write_array(self, lines: Iterable[bytes]) -> int:
+        """JSON lines as one array, a record a line. The first record is read before anything is
+        written, so a failing first request leaves stdout holding only the error object."""
+        remaining = iter(lines)
         first = next(remaining, None)
         with self._line_writer() as write:
             if first is None:
                 write(b"[]\n")
                 return 0
-            write(b"[\n  " + orjson.dumps(first))
+            write(b"[\n  " + first[:-1])
             count = 1
-            for row in remaining:
-                write(b",\n  " + orjson.dumps(row))
+            for line in remaining:
+                write(b",\n  " + line[:-1])
                 count += 1
             write(b"\n]\n")
         return count

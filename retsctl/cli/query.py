@@ -56,7 +56,7 @@ def query(
                 resource, class_name, query_text, select=fields, limit=limit, offset=offset,
                 format="COMPACT" if compact else "COMPACT-DECODED",
             )
-            if out.format is Format.jsonl:
+            if out.json_mode:
                 written = out.json_lines(result.json_lines(), label="records")
             else:
                 written = out.rows(result, table_columns=fields, label="records")
