@@ -5,7 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -309,6 +309,7 @@ _FRAGMENTS = st.sampled_from([
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(_FRAGMENTS, max_size=20).map("".join))
+@example(text="]&#0;]>")  # dropping the bad reference makes "]]>", which XML character data may not hold
 def test_fast_decoding_equals_lxml_on_the_repaired_markup(text: str) -> None:
     """What the fast path does to a DATA text equals what lxml reads from the careful path's repair."""
     fast, careful = RepairCounts(), RepairCounts()

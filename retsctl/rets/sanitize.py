@@ -441,10 +441,13 @@ def _escape_data_gap(text: str, repairs: RepairCounts, row: int) -> str:
 
 
 def _escape_character_data(text: str, repairs: RepairCounts, row: int) -> str:
+    if "&" in text:
+        text = escape_text(text, repairs, row)
     if "]]>" in text:
-        # Not allowed in XML character data; the fast path reads it literally, and so must lxml.
+        # Not allowed in XML character data (also once a bad reference between its characters is
+        # dropped); the fast path reads it literally, and so must lxml.
         text = text.replace("]]>", "]]&gt;")
-    return escape_text(text, repairs, row) if "&" in text else text
+    return text
 
 
 # --- the careful path's input ------------------------------------------------------------------
