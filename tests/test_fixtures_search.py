@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from fixture_files import FIXTURES, MANIFEST, load_fixture
 
-from retsctl.rets.compact import SearchReader, encode_record
+from retsctl.rets.compact import JsonForm, SearchReader, encode_record
 from retsctl.rets.replies import RetsReplyError
 
 FLEX_GET = "troydavisson-PHRETS/get/retsgw.flexmls.com/rets2_1_Search/"
@@ -150,4 +150,8 @@ def test_json_lines_are_the_encoded_records_of_every_fixture(relpath: str) -> No
     as_records, as_lines = _read(relpath, careful=False, size=4096), _read(relpath, careful=False, size=4096)
     assert list(as_lines.json_lines()) == [encode_record(record) for record in as_records]
     assert (as_lines.rows, as_lines.repairs.as_dict()) == (as_records.rows, as_records.repairs.as_dict())
+    fields = (*as_records.columns[-2:], "NotAField")
+    records = list(_read(relpath, careful=False, size=4096))
+    with_values = list(_read(relpath, careful=False, size=4096).json_arrays_with(fields))
+    assert with_values == [JsonForm(fields).of_record(record) for record in records]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import pytest
 
 from retsctl.rets import ConnectionSettings, RetsAuthError, RetsNetworkError, Session
 from retsctl.rets.capture import WireRecorder
-from retsctl.rets.compact import encode_record
+from retsctl.rets.compact import JsonArray, JsonForm, encode_record
 from retsctl.rets.http import ua_auth_digest
 from retsctl.rets.replies import RetsReplyError
 from retsctl.rets.search import FirstPage, SearchRequest, SearchResult, TransferInterrupted
@@ -188,9 +188,12 @@ def test_json_lines_are_the_encoded_records(quirks: Quirks, options: dict[str, o
         records = list(rets.search("Property", "RES", "(ListPrice=0+)", **options))  # type: ignore[arg-type]
         result = rets.search("Property", "RES", "(ListPrice=0+)", **options)  # type: ignore[arg-type]
         lines = list(result.json_lines())
+        fields = ("ListPrice", "PublicRemarks", "ListingKey")
+        with_values = list(rets.search("Property", "RES", "(ListPrice=0+)", **options).json_arrays_with(fields))  # type: ignore[arg-type]
     assert len(records) > 40
     assert lines == [encode_record(record) for record in records]
     assert result.rows == len(lines)
+    assert with_values == [JsonForm(fields).of_record(record) for record in records]
 
 
 class _BreakingPages:
@@ -216,14 +219,17 @@ class _BreakingPages:
     def json_lines(self) -> Iterator[bytes]:
         return map(encode_record, self)
 
+    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
+        return map(JsonForm(tuple(fields)).of_record, self)
 
-@pytest.mark.parametrize("as_json", [False, True])
-def test_a_first_page_asked_again_is_handed_out_and_remembered_once(as_json: bool) -> None:
+
+@pytest.mark.parametrize("form", [None, JsonForm(), JsonForm(("ListingKey",))], ids=["records", "lines", "arrays"])
+def test_a_first_page_asked_again_is_handed_out_and_remembered_once(form: JsonForm | None) -> None:
     pages = _BreakingPages()
     result = SearchResult(SearchRequest("Property", "RES", "(ListPrice=0+)"), pages, lambda: None, lambda: "ListingKey")
     first_page = FirstPage()
-    delivered = list(result._offset_page({}, 0, first_page, None, as_json))
-    expected = [encode_record(r) for r in pages.records] if as_json else pages.records
+    delivered = list(result._offset_page({}, 0, first_page, None, form))
+    expected = pages.records if form is None else [form.of_record(r) for r in pages.records]
     assert (delivered, pages.opened, first_page.rows) == (expected, 2, 5)
 
 

@@ -10,6 +10,9 @@ Two paths give identical records for the same bytes:
   bytes (references decoded, JSON escapes added, split on the delimiter, joined with the encoded
   column names) without a ``dict`` or a ``str`` per cell; every other row is decoded as above and
   encoded with orjson. Either way the line is byte for byte :func:`encode_record` of the record.
+  ``json_arrays_with(fields)`` hands out each record as its column names and its values as a
+  JSON array (built the same way, without the names), with the values of a few fields (what a
+  mapping reads) decoded from their cells alone.
 * The **careful path** feeds lxml's recovering pull parser a repaired stream. It takes over for
   anything the fast path does not expect — CDATA, comments or processing instructions inside a row,
   an unknown element, a STANDARD-XML body — from the row where the surprise appears.
@@ -27,9 +30,11 @@ Memory stays flat: only the current row (or STANDARD-XML record) and one chunk a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import chain
+from operator import itemgetter
 from typing import Any, AnyStr
 
 import orjson
@@ -268,12 +273,44 @@ _JSON_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\
 _TAB_ESCAPE = (b"\t", b"\\t")
 
 
-class JsonRowTemplate:
-    """The JSON line of a COMPACT row built from its UTF-8 bytes: escaped as orjson escapes, split
-    on the delimiter, and joined with the encoded column names, so the line equals
-    :func:`encode_record` of the row's record."""
+def encode_values(record: dict[str, str]) -> bytes:
+    """A record's values as one JSON array (UTF-8), in column order."""
+    return orjson.dumps(list(record.values()))
 
-    def __init__(self, columns: list[str], delimiter: str) -> None:
+
+# A record as JSON values: (its column names, :func:`encode_values` of it, {field: value} of the
+# fields asked for that it has).
+JsonArray = tuple[tuple[str, ...], bytes, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class JsonForm:
+    """How records are handed out as JSON: lines (:func:`encode_record`), or, when ``fields`` is
+    given, :data:`JsonArray` tuples."""
+
+    fields: tuple[str, ...] | None = None
+
+    def of_record(self, record: dict[str, str]) -> Any:
+        if self.fields is None:
+            return encode_record(record)
+        values = {name: record[name] for name in self.fields if name in record}
+        return _shared_columns(tuple(record)), encode_values(record), values
+
+
+@lru_cache(maxsize=64)
+def _shared_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """One tuple object for equal column lists, as the records of a page share (identity is cheap
+    to check, and a pickle holds one copy)."""
+    return columns
+
+
+class JsonRowTemplate:
+    """The JSON of a COMPACT row built from its UTF-8 bytes: escaped as orjson escapes, split on
+    the delimiter, and joined with the encoded column names (a line equal to :func:`encode_record`
+    of the row's record) or into an array (equal to :func:`encode_values`). The values of
+    ``form.fields`` are read back from their escaped cells, together as one JSON array."""
+
+    def __init__(self, columns: list[str], delimiter: str, form: JsonForm) -> None:
         self.width = len(columns)
         self._delimiter = delimiter.encode(UTF8)
         self._escapes = _JSON_ESCAPES if delimiter == TAB else (*_JSON_ESCAPES, _TAB_ESCAPE)
@@ -282,6 +319,10 @@ class JsonRowTemplate:
             pieces += (b'",' if n else b"{") + orjson.dumps(name) + b':"', None
         pieces.append(b'"}\n')
         self._pieces = pieces
+        self._columns = tuple(columns)
+        self._arrays = form.fields is not None
+        self._picked_names = [name for name in form.fields or () if name in columns]
+        self._picked_cells = _cells_getter([columns.index(name) for name in self._picked_names])
 
     @staticmethod
     def usable(columns: list[str], delimiter: str) -> bool:
@@ -292,18 +333,36 @@ class JsonRowTemplate:
                                       and not delimiter.isalnum() and delimiter not in '"\\')
         return bool(columns) and len(set(columns)) == len(columns) and plain
 
-    def line(self, data: bytes) -> bytes | None:
-        """The line of a row whose references are decoded and whose bytes are valid UTF-8; None
-        when its cells do not match the columns (the record path counts and fixes that)."""
+    def line(self, data: bytes) -> Any:
+        """The JSON (in the template's form) of a row whose references are decoded and whose bytes
+        are valid UTF-8; None when its cells do not match the columns (the record path counts and
+        fixes that)."""
         for raw, escaped in self._escapes:
             if raw in data:
                 data = data.replace(raw, escaped)
         cells = split_cells(data, self._delimiter)
         if len(cells) != self.width:
             return None
+        if self._arrays:
+            return self._columns, b'["' + b'","'.join(cells) + b'"]', self._values(cells)
         pieces = self._pieces.copy()
         pieces[1::2] = cells
         return b"".join(pieces)
+
+    def _values(self, cells: list[bytes]) -> dict[str, str]:
+        """The picked fields' values: their escaped cells read back as one JSON array."""
+        if not self._picked_names:
+            return {}
+        array = b'["' + b'","'.join(self._picked_cells(cells)) + b'"]'
+        return dict(zip(self._picked_names, orjson.loads(array)))  # noqa: B905 (one value a name, by construction)
+
+
+def _cells_getter(indexes: list[int]) -> Callable[[list[bytes]], Sequence[bytes]]:
+    """The cells at ``indexes``, always as a sequence (``itemgetter`` of one index returns the item)."""
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    return itemgetter(*indexes) if indexes else lambda _cells: ()
 
 
 _WRAPPER = re.compile(r"RETS-RESPONSE|RE[A-Z][a-z]\w*")
@@ -391,7 +450,7 @@ class SearchReader:
         self._blank: dict[str, str] = {}
         self._blank_columns: list[str] | None = None
         self._template: JsonRowTemplate | None = None
-        self._template_key: tuple[tuple[str, ...], str] | None = None
+        self._template_key: tuple[tuple[str, ...], str, JsonForm] | None = None
 
     # -- header ---------------------------------------------------------------------------------
 
@@ -460,14 +519,18 @@ class SearchReader:
     # -- records --------------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[dict[str, str]]:
-        return self._read(as_json=False)
+        return self._read(None)
 
     def json_lines(self) -> Iterator[bytes]:
         """The records as JSON lines, each equal to :func:`encode_record` of the record iteration
         would give; plain COMPACT rows never become a dict (see the module docstring)."""
-        return self._read(as_json=True)
+        return self._read(JsonForm())
 
-    def _read(self, *, as_json: bool) -> Iterator[Any]:
+    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
+        """Each record as a :data:`JsonArray`: its columns, its values as JSON, and those of ``fields``."""
+        return self._read(JsonForm(tuple(fields)))
+
+    def _read(self, form: JsonForm | None) -> Iterator[Any]:
         self.read_header()
         if self._iterated:
             raise RuntimeError("a SearchReader can be read only once")
@@ -475,14 +538,14 @@ class SearchReader:
         if self._outcome == _END:
             return
         if self.careful or self._outcome == _OTHER:
-            yield from _encoded(self._careful_records(self._head, chain([self._pending], self._source)), as_json)
+            yield from _encoded(self._careful_records(self._head, chain([self._pending], self._source)), form)
             return
         try:
-            yield from self._fast_records(as_json)
+            yield from self._fast_records(form)
         except _SwitchToCareful as switch:
-            yield from _encoded(self._careful_records(self._head, chain([switch.remaining], self._source)), as_json)
+            yield from _encoded(self._careful_records(self._head, chain([switch.remaining], self._source)), form)
 
-    def _fast_records(self, as_json: bool) -> Iterator[Any]:
+    def _fast_records(self, form: JsonForm | None) -> Iterator[Any]:
         if not self.columns and self._env.columns_raw is None:
             raise RetsProtocolError(f"{TRANSACTION} response has DATA rows but no COLUMNS.")
         buf = self._pending
@@ -492,7 +555,7 @@ class SearchReader:
             if cut >= 0:
                 rest = buf[cut + _CLOSE_LENGTH :]
                 try:
-                    yield from self._block_records(buf, cut, as_json)
+                    yield from self._block_records(buf, cut, form)
                 except _SwitchToCareful as switch:
                     raise _SwitchToCareful(switch.remaining + rest) from None
                 buf = rest
@@ -504,7 +567,7 @@ class SearchReader:
             buf += chunk
         self._finish_tail(buf)
 
-    def _block_records(self, buf: bytes, cut: int, as_json: bool) -> Iterator[Any]:
+    def _block_records(self, buf: bytes, cut: int, form: JsonForm | None) -> Iterator[Any]:
         """Records (or JSON lines) of the rows in ``buf[:cut]``; each row ends at a ``</DATA>``,
         the last one at ``cut``.
 
@@ -517,7 +580,7 @@ class SearchReader:
         controls = has_control_bytes(buf)
         crs = b"\r" in buf
         plain = self.encoding == UTF8 and not has_utf8_noncharacters(buf)
-        template = self._json_template() if as_json and plain and not controls else None
+        template = self._json_template(form) if form is not None and plain and not controls else None
         delimiter = self.delimiter
         pos = 0
         while True:
@@ -544,18 +607,18 @@ class SearchReader:
                         raise _SwitchToCareful(buf[pos:cut] + _DATA_CLOSE)
                     text = self._repaired_text(raw, row, stray_lt, controls)
                 record = self._record(split_cells(text, delimiter), row)
-                yield encode_record(record) if as_json else record
+                yield form.of_record(record) if form is not None else record
             if end == cut:
                 return
             pos = end + _CLOSE_LENGTH
 
-    def _json_template(self) -> JsonRowTemplate | None:
+    def _json_template(self, form: JsonForm) -> JsonRowTemplate | None:
         """The template for the current columns, or None when they cannot be built that way."""
-        key = (tuple(self.columns), self.delimiter)
+        key = (tuple(self.columns), self.delimiter, form)
         if self._template_key != key:
             self._template_key = key
             usable = JsonRowTemplate.usable(self.columns, self.delimiter)
-            self._template = JsonRowTemplate(self.columns, self.delimiter) if usable else None
+            self._template = JsonRowTemplate(self.columns, self.delimiter, form) if usable else None
         return self._template
 
     def _row_start(self, buf: bytes, pos: int, cut: int) -> int:
@@ -703,7 +766,7 @@ def _plain_text(buf: bytes, start: int, end: int, *, controls: bool, crs: bool) 
         return None
 
 
-def _plain_json(buf: bytes, start: int, end: int, crs: bool, template: JsonRowTemplate) -> bytes | None:
+def _plain_json(buf: bytes, start: int, end: int, crs: bool, template: JsonRowTemplate) -> Any:
     """The JSON line of the row ``buf[start:end]`` of a block without control bytes, when it needs
     no repair (as :func:`_plain_text`); the bytes are only checked to be UTF-8, never decoded."""
     data = _plain_bytes(buf, start, end, crs)
@@ -727,8 +790,8 @@ def _plain_bytes(buf: bytes, start: int, end: int, crs: bool) -> bytes | None:
     return unescape_utf8(buf, start, end)
 
 
-def _encoded(records: Iterator[dict[str, str]], as_json: bool) -> Iterator[Any]:
-    return map(encode_record, records) if as_json else records
+def _encoded(records: Iterator[dict[str, str]], form: JsonForm | None) -> Iterator[Any]:
+    return map(form.of_record, records) if form is not None else records
 
 
 def _holds_records(parent: etree._Element) -> bool:

@@ -10,14 +10,14 @@ of the modification timestamp, each window split in half until it fits under the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
-from retsctl.rets.compact import encode_record
+from retsctl.rets.compact import JsonArray, JsonForm
 from retsctl.rets.dmql import and_all
 from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError, RetsReplyError
 
@@ -47,6 +47,8 @@ class SearchPage(Protocol):
     def __iter__(self) -> Iterator[Record]: ...
 
     def json_lines(self) -> Iterator[bytes]: ...
+
+    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]: ...
 
 
 PageOpener = Callable[[dict[str, str]], AbstractContextManager[SearchPage]]
@@ -163,7 +165,7 @@ class SearchResult:
     warnings = property(lambda self: self.stats.warnings)
 
     def __iter__(self) -> Iterator[Record]:
-        return self._delivered(as_json=False)
+        return self._delivered(None)
 
     def json_lines(self) -> Iterator[bytes]:
         """The records as JSON lines, each :func:`encode_record` of the record iteration gives.
@@ -172,14 +174,23 @@ class SearchResult:
         the first page is read as records, which slicing needs should Offset fail. A Select the
         key was added to (so its records must lose it again) is encoded record by record.
         """
-        if self.request.format.upper().startswith("STANDARD-XML") or self._select_with_key() != self.request.select:
-            return map(encode_record, self)
-        return self._delivered(as_json=True)
+        return self._as_json(JsonForm())
 
-    def _delivered(self, *, as_json: bool) -> Iterator[Any]:
+    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
+        """Each record as its columns, its values as a JSON array (built as :meth:`json_lines`
+        builds lines), and the values of those of ``fields`` it has: what a store keeps and a
+        mapping reads, without a dict of every field."""
+        return self._as_json(JsonForm(tuple(fields)))
+
+    def _as_json(self, form: JsonForm) -> Iterator[Any]:
+        if self.request.format.upper().startswith("STANDARD-XML") or self._select_with_key() != self.request.select:
+            return map(form.of_record, self)
+        return self._delivered(form)
+
+    def _delivered(self, form: JsonForm | None) -> Iterator[Any]:
         first_page = FirstPage()
         try:
-            yield from self._counted(self._offset_pages(first_page, as_json))
+            yield from self._counted(self._offset_pages(first_page, form))
         except OffsetUnusable as reason:
             if self.request.offset not in (None, 1):
                 raise RetsError(f"{reason}, so a starting offset cannot be honoured",
@@ -187,7 +198,7 @@ class SearchResult:
             self._warn(f"{reason}; switching to slicing")
             remaining = None if self.request.limit is None else max(self.request.limit - self.stats.rows, 0)
             sliced = islice(self._sliced(first_page), remaining)
-            yield from self._counted(map(encode_record, sliced) if as_json else sliced)
+            yield from self._counted(map(form.of_record, sliced) if form is not None else sliced)
         self._check_count()
 
     def _counted(self, records: Iterator[T]) -> Iterator[T]:
@@ -208,7 +219,7 @@ class SearchResult:
 
     # -- Offset paging ------------------------------------------------------------------------
 
-    def _offset_pages(self, first_page: FirstPage, as_json: bool) -> Iterator[Any]:
+    def _offset_pages(self, first_page: FirstPage, form: JsonForm | None) -> Iterator[Any]:
         request = self.request
         select = self._select_with_key()
         start = request.offset or 1
@@ -222,7 +233,7 @@ class SearchResult:
                 count_mode=1 if (request.count and page_number == 0) else 0,
                 select=select,
             )
-            got, maxrows = yield from self._offset_page(params, page_number, first_page, select, as_json)
+            got, maxrows = yield from self._offset_page(params, page_number, first_page, select, form)
             page_number += 1
             if remaining is not None:
                 remaining -= got
@@ -239,7 +250,7 @@ class SearchResult:
         return select if key in select else (*select, key)
 
     def _offset_page(self, params: dict[str, str], page_number: int, first_page: FirstPage,
-                     select: tuple[str, ...] | None, as_json: bool) -> Generator[Any, None, tuple[int, bool]]:
+                     select: tuple[str, ...] | None, form: JsonForm | None) -> Generator[Any, None, tuple[int, bool]]:
         """Yield one page (asking again after a broken transfer); return (rows, maxrows)."""
         delivered = 0
         for attempt in range(1, PAGE_ATTEMPTS + 1):
@@ -248,7 +259,7 @@ class SearchResult:
                     self._note_page(page, page_number)
                     read = self._first_page if page_number == 0 else self._later_page
                     # After a broken transfer the first ``delivered`` records were handed out already.
-                    for item in read(page, first_page, select, as_json, skip=delivered):
+                    for item in read(page, first_page, select, form, skip=delivered):
                         delivered += 1
                         yield item
                     return delivered, page.maxrows
@@ -265,25 +276,28 @@ class SearchResult:
         raise AssertionError("unreachable")
 
     def _first_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
-                    as_json: bool, *, skip: int) -> Iterator[Any]:
+                    form: JsonForm | None, *, skip: int) -> Iterator[Any]:
         """The first page's records after the first ``skip``, each remembered by ``first_page``
         before it is handed out."""
         for record in islice(page, skip, None):
             first_page.add(record)
             requested = self._as_requested(record, select)
-            yield encode_record(requested) if as_json else requested
+            yield form.of_record(requested) if form is not None else requested
 
     def _later_page(self, page: SearchPage, first_page: FirstPage, select: tuple[str, ...] | None,
-                    as_json: bool, *, skip: int) -> Iterator[Any]:
+                    form: JsonForm | None, *, skip: int) -> Iterator[Any]:
         """A later page's records after the first ``skip``; as JSON lines the Select is the
         caller's own (see json_lines)."""
-        items = page.json_lines() if as_json else iter(page)
-        first = encode_record(first_page.first) if as_json and first_page.first is not None else first_page.first
+        if form is None:
+            items, first = iter(page), first_page.first
+        else:
+            items = page.json_lines() if form.fields is None else page.json_arrays_with(form.fields)
+            first = None if first_page.first is None else form.of_record(first_page.first)
         for seen, item in enumerate(items, 1):
             if seen == 1 and item == first:
                 raise OffsetUnusable("server ignored Offset (page 2 started with the first record again)")
             if seen > skip:
-                yield item if as_json else self._as_requested(item, select)
+                yield item if form is not None else self._as_requested(item, select)
 
     def _note_page(self, page: SearchPage, page_number: int) -> None:
         self.stats.pages += 1
