@@ -139,6 +139,61 @@ def test_killed_sync_resumes_to_the_same_table(tmp_path: Path) -> None:
     assert runs == [("interrupted", "full"), ("succeeded", "resume")]
 
 
+def test_killed_sync_with_a_writer_process_resumes_to_the_same_table(tmp_path: Path) -> None:
+    """kill -9 of a run whose pages a writer process commits: the orphaned writer stops by itself
+    and the resumed run ends with the same table as one uninterrupted run."""
+    with start_simulator(SimulatorConfig(listings=3000, page_cap=100, quirks=Quirks(slow_ms=15))) as sim:
+        mapping = _mapping_for(sim, tmp_path)
+        interrupted, straight = tmp_path / "interrupted", tmp_path / "straight"
+
+        process = subprocess.Popen(_sync_command(sim, mapping), env=_subprocess_env(interrupted, sim),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        writer = _wait_for_writer_process(process)
+        reached = _wait_for_checkpoint(interrupted / "retsctl.db", process, beyond=1300)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        _wait_until_gone(writer)
+
+        resumed = subprocess.run(_sync_command(sim, mapping), env=_subprocess_env(interrupted, sim),
+                                 capture_output=True, timeout=120)
+        assert resumed.returncode == 0, resumed.stderr.decode()
+        whole = subprocess.run(_sync_command(sim, mapping), env=_subprocess_env(straight, sim),
+                               capture_output=True, timeout=120)
+        assert whole.returncode == 0, whole.stderr.decode()
+
+    assert reached - 1 <= json.loads(whole.stdout)["fetched"] - json.loads(resumed.stdout)["fetched"]
+    assert _final_table(interrupted / "retsctl.db") == _final_table(straight / "retsctl.db")
+    with sqlite3.connect(interrupted / "retsctl.db") as db:
+        runs = db.execute("SELECT status, mode FROM sync_runs ORDER BY id").fetchall()
+    assert runs == [("interrupted", "full"), ("succeeded", "resume")]
+
+
+def _wait_for_writer_process(process: subprocess.Popen[bytes]) -> int:
+    """The PID of the sync's writer process (Linux: /proc lists a task's children)."""
+    deadline = time.monotonic() + 60
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    while time.monotonic() < deadline and process.poll() is None:
+        for pid in children.read_text().split():
+            if b"retsctl.sync.writer" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return int(pid)
+        time.sleep(0.02)
+    raise AssertionError("the sync never started a writer process")
+
+
+def _wait_until_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    stat = Path(f"/proc/{pid}/stat")
+    while time.monotonic() < deadline:
+        try:
+            state = stat.read_text().rpartition(")")[2].split()[0]
+        except FileNotFoundError:
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the orphaned writer process {pid} did not stop")
+
+
 def test_sync_pushes_into_postgres_and_enqueues_enrichment_once(
         feed: tuple[RunningSimulator, Path, list[str]], run_cli: Callable[..., object], migrated_dsn: str) -> None:
     sim, mapping, conn = feed

@@ -97,3 +97,30 @@ def test_the_sync_commands_timeout_default_is_the_sinks() -> None:
     from retsctl.sinks import DEFAULT_TIMEOUT
 
     assert SINK_TIMEOUT == DEFAULT_TIMEOUT
+
+
+def test_a_sync_process_leaves_numpy_and_pandas_alone(simulator, conn, tmp_path) -> None:
+    """sqlite-utils would import them when installed; retsctl's own processes mark them absent."""
+    env = os.environ | {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "RETSCTL_HOME": str(tmp_path)}
+    mapping = tmp_path / "sim.toml"
+    init = subprocess.run([sys.executable, "-m", "retsctl", "mapping", "init", "--resource", "Property", "--class",
+                           "RES", "--out", str(mapping), *conn], env=env, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr[-2000:]
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "retsctl", "sync", "--mapping", str(mapping), *conn,
+         "--no-photos", "--no-push", "--json"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["fetched"] > 0
+    imported = [line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")]
+    assert "sqlite_utils.db" in imported
+    assert _heavy(imported, ("numpy", "pandas")) == []
+
+
+def test_marking_the_optional_modules_absent_keeps_sqlite_utils_working() -> None:
+    probe = ("from retsctl.process import skip_unused_optional_imports; skip_unused_optional_imports(); "
+             "import sqlite_utils, sqlite_utils.db as d; db = sqlite_utils.Database(memory=True); "
+             "db['t'].insert({'a': 1}); print(d.np, d.pd, db['t'].count)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["None", "None", "1"]

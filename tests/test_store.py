@@ -81,7 +81,7 @@ def test_migrating_a_0002_database_keeps_every_row_and_its_raw_json(db_0002: Dat
     db = open_db(tmp_path / "retsctl.db")
     assert db.execute(CONTRACT_SNAPSHOT).fetchall() == before
     assert db.execute("PRAGMA page_size").fetchone()[0] == 4096  # an existing file keeps its pages
-    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0003_properties_view"
+    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0004_raw_value_arrays"
     hashes = db.execute("SELECT p.record_hash = r.record_hash FROM property_rows p JOIN raw_records r "
                         "ON r.source = p.source AND r.resource = p.resource AND r.key = p.source_key").fetchall()
     assert hashes == [(1,)] * 3
@@ -129,27 +129,51 @@ def mapped(key: str, team: str, price: str) -> PropertyRow:
             "source_key": key, "modified_at": "2026-02-02T00:00:00Z", "status": "active"}
 
 
+def staged(record: dict[str, str], row: PropertyRow | None = None) -> StagedRecord:
+    """A record as a sync stages it: columns, values as a JSON array, the mapped row (None: rejected)."""
+    return StagedRecord(record["ListingKey"], row and row["modified_at"], tuple(record),
+                        orjson.dumps(list(record.values())), row, record["ModificationTimestamp"])
+
+
 def test_written_rows_read_back_through_the_view_and_outbox(tmp_path: Path) -> None:
     db = open_db(tmp_path / "retsctl.db")
     store = RecordStore(db, Feed(SOURCE, "Property", "RES", "team-1"))
     raw = raw_record("K9", Remarks="Ünïcode \x7f ok")
-    staged = [StagedRecord("K9", "2026-02-02T00:00:00Z", raw, mapped("K9", "team-1", "99.50")),
-              StagedRecord("K8", None, raw_record("K8"))]  # rejected: raw only
-    changed, outcome = store.classify(staged, run_id=7)
+    records = [staged(raw, mapped("K9", "team-1", "99.50")), staged(raw_record("K8"))]  # K8 rejected: raw only
+    changed, outcome = store.classify(records, run_id=7)
     with db.conn:
         store.write(changed, run_id=7, now=NOW)
     assert outcome.inserted == 2
     assert db.execute("SELECT raw, list_price, bathrooms, photo_urls FROM properties").fetchall() == [
         (orjson.dumps(raw).decode(), 99.5, 1.5, '["http://p/1"]')]
+    assert db.execute("SELECT record, source_modified FROM raw_records WHERE key = 'K9'").fetchone() == (
+        orjson.dumps(list(raw.values())).decode(), raw["ModificationTimestamp"])
     versions = store.known_versions(["K9", "K8"])
-    assert versions["K9"].row_hash == staged[0].raw_hash and versions["K8"].row_hash is None
+    assert versions["K9"].row_hash == records[0].raw_hash and versions["K8"].row_hash is None
     [batch] = list(Outbox(db).batches(10))
     assert batch[0]["raw"] == raw and batch[0]["list_price"] == Decimal("99.5")
+    assert list(batch[0]) == list(ALL_COLUMNS)
 
     with db.conn:
         assert store.mark_deleted(["K9"], now="2026-03-02T00:00:00Z") == 1
     assert db.execute("SELECT deleted_at, raw IS NOT NULL FROM properties").fetchall() == [
         ("2026-03-02T00:00:00Z", 1)]
+
+
+_AWKWARD = ['Say "hi" \\ bye\n\t\r\x01\x1f\x7f', "é 日本語 \U0001f3e1 \u2028\u2029 </DATA> & ; /", "", " "]
+
+
+@pytest.mark.parametrize("text", _AWKWARD)
+def test_the_view_rebuilds_each_record_byte_for_byte(tmp_path: Path, text: str) -> None:
+    """SQLite puts names and values back together exactly as orjson writes the record."""
+    db = open_db(tmp_path / "retsctl.db")
+    store = RecordStore(db, Feed(SOURCE, "Property", "RES", "team-1"))
+    raw = raw_record("K1", **{"Remarks": text, 'Odd "name" \\': text, "Ünï": "x"})
+    changed, _ = store.classify([staged(raw, mapped("K1", "team-1", "1"))], run_id=1)
+    with db.conn:
+        store.write(changed, run_id=1, now=NOW)
+    assert db.execute("SELECT raw FROM properties").fetchone()[0].encode() == orjson.dumps(raw)
+    assert db.execute("SELECT count(*) FROM raw_columns").fetchone()[0] == 1
 
 
 def test_a_row_that_lagged_behind_its_raw_record_is_rewritten_after_migrating(db_0002: Database,
@@ -161,3 +185,31 @@ def test_a_row_that_lagged_behind_its_raw_record_is_rewritten_after_migrating(db
     hashes = dict(db.execute("SELECT team_id || '/' || external_id, record_hash FROM property_rows").fetchall())
     assert hashes["team-2/LK1"] is None  # no known raw version: the next sync writes it again
     assert hashes["team-1/LK1"] is not None and hashes["team-1/LK2"] is not None
+
+
+def test_0004_keeps_old_records_as_objects_with_the_hash_a_new_fetch_gets(tmp_path: Path) -> None:
+    """A 0003 cache (JSON objects, BLAKE2b hashes): after 0004 the same records fetched again are
+    unchanged, the view still reads them, and a row that lagged behind its raw record has no hash
+    (the next sync rewrites it)."""
+    db = Database(tmp_path / "retsctl.db")
+    db.enable_wal()
+    MIGRATIONS.apply(db, stop_before="0004_raw_value_arrays")
+    feed = Feed(SOURCE, "Property", "RES", "team-1")
+    current, lagging = raw_record("K1", ListPrice="1"), raw_record("K2", ListPrice="2")
+    for key, record, row_hash in (("K1", current, "old-K1"), ("K2", lagging, "older-K2")):
+        db.execute("INSERT INTO raw_records (source, resource, class_name, key, record, record_hash, run_id) "
+                   "VALUES (?, 'Property', 'RES', ?, CAST(? AS TEXT), ?, 1)",
+                   [SOURCE, key, orjson.dumps(record), f"old-{key}"])
+        db.execute("INSERT INTO property_rows (team_id, source, resource, external_id, source_key, record_hash) "
+                   "VALUES ('team-1', ?, 'Property', ?, ?, ?)", [SOURCE, f"L{key}", key, row_hash])
+    db.conn.commit()
+    db.close()
+
+    db = open_db(tmp_path / "retsctl.db")
+    fetched_again = [staged(current, mapped("K1", "team-1", "1")), staged(lagging, mapped("K2", "team-1", "2"))]
+    changed, outcome = RecordStore(db, feed).classify(fetched_again, run_id=2)
+    assert (outcome.unchanged, outcome.updated, [s.key for s in changed]) == (1, 1, ["K2"])
+    assert db.execute("SELECT source_key, record_hash FROM property_rows ORDER BY 1").fetchall() == [
+        ("K1", fetched_again[0].raw_hash), ("K2", None)]
+    assert db.execute("SELECT raw FROM properties ORDER BY source_key").fetchall() == [
+        (orjson.dumps(current).decode(),), (orjson.dumps(lagging).decode(),)]

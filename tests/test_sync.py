@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +21,7 @@ from retsctl.store.db import open_db
 from retsctl.store.records import Feed
 from retsctl.store.runs import Checkpoint, RunLog
 from retsctl.sync.engine import MetadataDrift, SyncOptions, SyncRun, SyncSummary
+from retsctl.sync.writer import WriterProcessError
 
 LISTINGS = 400
 
@@ -245,3 +249,61 @@ def test_a_resumed_since_run_after_the_watermark_keeps_it(rig: Rig) -> None:
     rig.runs_start_interrupted(since="2099-01-01T00:00:00Z", covers_watermark=False)
     resumed = rig.sync(photos=False)
     assert resumed.watermark == first.watermark
+
+
+# --- the writer process ---------------------------------------------------------------------------
+
+CACHE_SNAPSHOT = ("SELECT team_id, external_id, address, list_price, bedrooms, bathrooms, square_feet, year_built, "
+                  "status, description, source_key, modified_at, raw, deleted_at FROM properties ORDER BY external_id")
+
+
+def _run_with_writer_process(rig: Rig, *, then: Callable[[SyncRun], None] = lambda run: None) -> SyncRun:
+    """A run whose writer process takes over after the first page: the progress hook waits until it
+    is ready (it starts in about 0.3 s; the feed is only a few pages), then calls ``then``."""
+    def wait_for_the_process(_event: object) -> None:
+        deadline = time.monotonic() + 30
+        while not run.writer.uses_process and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert run.writer.uses_process, "the writer process never became ready"
+        then(run)
+
+    run = SyncRun(rig.session, rig.mapping, rig.db, rig.feed, SyncOptions(photos=False, writer_after=0),
+                  progress=wait_for_the_process)
+    return run
+
+
+def test_a_writer_process_commits_what_an_inline_run_commits(rig: Rig, tmp_path: Path) -> None:
+    run = _run_with_writer_process(rig)
+    summary = run.run()
+    total = rig.session.count("Property", "RES", "(ListPrice=0+)")
+    assert run.writer.process_id is not None and summary.status == "succeeded"
+    assert summary.counters["fetched"] == summary.counters["inserted"] == total
+    assert rig.db["raw_records"].count == rig.db["outbox"].count == total
+    assert rig.db["checkpoints"].count == 0 and summary.watermark
+
+    inline_db = open_db(tmp_path / "inline.db")
+    SyncRun(rig.session, rig.mapping, inline_db, rig.feed, SyncOptions(photos=False, writer_after=None)).run()
+    assert rig.db.execute(CACHE_SNAPSHOT).fetchall() == inline_db.execute(CACHE_SNAPSHOT).fetchall()
+    rerun = _run_with_writer_process(rig)
+    rerun.options.full = True
+    assert rerun.run().counters["unchanged"] == total  # hashes written by the process match the run's
+
+
+def test_a_writer_process_that_dies_fails_the_run_and_the_next_run_resumes(rig: Rig) -> None:
+    killed: list[int] = []
+
+    def kill_the_writer(run: SyncRun) -> None:
+        if not killed and run.writer.process_id is not None:
+            killed.append(run.writer.process_id)
+            os.kill(run.writer.process_id, signal.SIGKILL)
+
+    with pytest.raises(WriterProcessError, match="stopped unexpectedly"):
+        _run_with_writer_process(rig, then=kill_the_writer).run()
+    failed = list(rig.db["sync_runs"].rows_where(order_by="id"))[-1]
+    assert failed["status"] == "failed" and "writer process" in failed["error"] and failed["watermark_after"] is None
+    assert rig.db["watermarks"].count == 0 and rig.db["checkpoints"].count == 1
+
+    resumed = rig.sync(photos=False, writer_after=None)
+    assert resumed.status == "succeeded" and resumed.watermark
+    assert rig.live_keys() == {row["key"] for row in rig.db["raw_records"].rows}
+    assert len(rig.live_keys()) == rig.session.count("Property", "RES", "(ListPrice=0+)")

@@ -1,6 +1,7 @@
 """Raw records and ``properties`` rows in the local cache, written a page at a time.
 
-Every record is kept raw (every field as sent) whether or not it maps; mapped rows go to
+Every record is kept raw (every field as sent, as values against its column list: see
+:mod:`retsctl.store.raw`) whether or not it maps; mapped rows go to
 ``property_rows`` (read as the ``properties`` view, whose ``raw`` is the raw record) and, when they
 are new or really changed, into the outbox for the sinks. A record whose raw content did not change
 is counted ``unchanged`` and not written again.
@@ -8,7 +9,6 @@ is counted ``unchanged`` and not written again.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,11 +17,12 @@ import orjson
 from sqlite_utils import Database
 
 from retsctl.properties import ALL_COLUMNS, PropertyRow
+from retsctl.store.raw import ColumnLists, Columns
 
 # SQLite limits bound parameters per statement; look keys up in slices of this size.
 KEY_LOOKUP_SLICE = 500
 RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record", "record_hash", "run_id",
-               "fetched_at", "deleted_at")
+               "fetched_at", "deleted_at", "columns_id", "source_modified")
 # The mapped columns as stored: the record's JSON lives in raw_records only, found again by resource.
 # record_hash: the raw version this team's row was mapped from (raw_records are shared between teams).
 PROPERTY_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name != "raw"), "record_hash")
@@ -60,6 +61,7 @@ class PageOutcome:
     updated: int = 0
     unchanged: int = 0
     duplicates: list[str] = field(default_factory=list)
+    photos: int = 0  # photo URLs found for the changed records (when the run fetches photos)
 
 
 @dataclass(frozen=True)
@@ -76,18 +78,25 @@ class StoredVersion:
 
 @dataclass
 class StagedRecord:
-    """One fetched record on its way into the cache: raw always, mapped row when it mapped."""
+    """One fetched record on its way into the cache: raw always, mapped row when it mapped.
+
+    Small enough to hand to a writer process: the record travels as its columns (a tuple the
+    records of a page share) and its values as JSON, the row without ``raw``. ``raw_hash`` is set
+    where the record is classified.
+    """
 
     key: str
-    modified_at: str | None
-    raw: dict[str, str]
+    modified_at: str | None  # the mapped row's (normalised) modification time
+    columns: Columns
+    values: bytes  # JSON array (UTF-8) in ``columns`` order: what raw_records.record holds
     row: PropertyRow | None = None
-    raw_json: bytes = b""  # UTF-8
+    source_modified: str | None = None  # the timestamp field as sent (what keys-first compares)
     raw_hash: str = ""
 
-    def __post_init__(self) -> None:
-        self.raw_json = orjson.dumps(self.raw)
-        self.raw_hash = hashlib.blake2b(self.raw_json, digest_size=16).hexdigest()
+    def __reduce__(self) -> tuple[type[StagedRecord], tuple[object, ...]]:
+        # Pickled as its fields: a third of the default (class, state dict) pair's cost either way.
+        return StagedRecord, (self.key, self.modified_at, self.columns, self.values, self.row, self.source_modified,
+                              self.raw_hash)
 
 
 def property_columns(row: PropertyRow, resource: str, record_hash: str) -> dict[str, object]:
@@ -110,6 +119,7 @@ class RecordStore:
     def __init__(self, db: Database, feed: Feed) -> None:
         self.db = db
         self.feed = feed
+        self.column_lists = ColumnLists()
 
     def known_versions(self, keys: Sequence[str]) -> dict[str, StoredVersion]:
         """For the given keys: what the cache holds (raw hash, writing run, deleted, mapped row)."""
@@ -139,6 +149,7 @@ class RecordStore:
         known = self.known_versions([s.key for s in staged])
         changed: list[StagedRecord] = []
         for record in staged:
+            record.raw_hash = self.column_lists.hash(record.columns, record.values)
             previous = known.get(record.key)
             if previous is not None and previous.run_id == run_id:
                 outcome.duplicates.append(record.key)
@@ -171,8 +182,9 @@ class RecordStore:
 
     def _raw_values(self, staged: StagedRecord, *, run_id: int, now: str) -> tuple[object, ...]:
         feed = self.feed
-        return (feed.source, feed.resource, feed.class_name, staged.key, staged.modified_at, staged.raw_json,
-                staged.raw_hash, run_id, now, None)
+        columns_id = self.column_lists.stored_id(self.db, staged.columns)
+        return (feed.source, feed.resource, feed.class_name, staged.key, staged.modified_at, staged.values,
+                staged.raw_hash, run_id, now, None, columns_id, staged.source_modified)
 
     def mark_deleted(self, keys: Iterable[str], *, now: str) -> int:
         """Soft-delete listings the server no longer has: the shared raw record and this team's row.

@@ -11,6 +11,9 @@ from sqlite_utils.db import NotFoundError
 
 from retsctl.store.records import Feed
 
+# (key, reason, column, value) of a record that did not map
+Rejection = tuple[str, str, str | None, str | None]
+
 RUN_COUNTERS = ("fetched", "inserted", "updated", "unchanged", "deleted", "rejected", "photos", "pushed")
 
 
@@ -108,7 +111,7 @@ class RunLog:
 
     # -- rejections -----------------------------------------------------------------------------
 
-    def reject(self, run_id: int, feed: Feed, rejections: Iterable[tuple[str, str, str | None, str | None]]) -> None:
+    def reject(self, run_id: int, feed: Feed, rejections: Iterable[Rejection]) -> None:
         """Record (key, reason, column, value) for records that did not map."""
         # Inside the caller's transaction (sqlite-utils' insert_all would commit on its own).
         self.db.conn.executemany(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,14 +22,17 @@ from retsctl.mapping.server import validate_with_server
 from retsctl.mapping.transforms import RecordRejected
 from retsctl.mapping.validate import ERROR, Problem
 from retsctl.rets import Session
+from retsctl.rets.compact import JsonArray
 from retsctl.rets.dmql import and_all, any_of, modified_since
 from retsctl.rets.replies import RetsError, RetsReplyError
 from retsctl.rets.search import OFFSET_REFUSED_CODES
+from retsctl.store.db import bulk_writes
 from retsctl.store.outbox import Outbox
 from retsctl.store.records import Feed, PageOutcome, RecordStore, StagedRecord
-from retsctl.store.runs import RUN_COUNTERS, Checkpoint, RunLog
+from retsctl.store.runs import RUN_COUNTERS, Checkpoint, Rejection, RunLog
 from retsctl.sync.photos import PhotoFetcher
 from retsctl.sync.quality import QualityReport
+from retsctl.sync.writer import PROCESS_AFTER, PageWrite, PageWriter
 
 # The sinks (psycopg) load only when a run pushes: a --no-push sync starts faster and smaller.
 if TYPE_CHECKING:
@@ -61,6 +63,8 @@ class SyncOptions:
     batch_size: int = 200  # records a transaction (and checkpoint); batches never span two server pages
     key_batch: int = 200
     mapping_path: str = ""
+    # Records committed inline before a writer process takes over the commits (None: never; sync/writer.py).
+    writer_after: int | None = PROCESS_AFTER
 
 
 @dataclass
@@ -124,11 +128,15 @@ class SyncRun:
         self.sink = sink
         self.progress = progress or (lambda _event: None)
         self.store = RecordStore(db, feed)
+        # What staging reads of each record; the rest of it travels as its JSON line only.
+        self._fields = tuple(sorted(mapping.source_fields() | {mapping.key_field, mapping.timestamp_field}))
         self.runs = RunLog(db)
         self.quality = QualityReport()
         self.counters = dict.fromkeys(RUN_COUNTERS, 0)
         self.photos = PhotoFetcher(session, mapping, self.quality) if options.photos and mapping.photos_from_objects else None
-        self._rejections: list[tuple[str, str, str | None, str | None]] = []
+        self.writer = PageWriter(db, feed, process_after=options.writer_after, write=not options.dry_run,
+                                 on_changed=self._attach_photos if self.photos is not None else None)
+        self._rejections: list[Rejection] = []
         self._rejections_written = 0
         self._pages = 0
         self.run_id = 0
@@ -148,8 +156,11 @@ class SyncRun:
             if plan.resumed_from:
                 self.runs.mark_interrupted(plan.resumed_from)
         try:
-            with _bulk_writes(self.db):
-                self._pull(plan)
+            with bulk_writes(self.db):
+                try:
+                    self._pull(plan)
+                finally:  # what was fetched is committed, also when the pull failed
+                    self._commit_outstanding()
             status = "succeeded"
             if self.options.push and self.sink is not None and not self.options.dry_run:
                 status = self._push()
@@ -164,7 +175,13 @@ class SyncRun:
             return
         self._pull_by_timestamp(plan)
         if self.options.reconcile:
+            self._commit_outstanding()
             self._reconcile()
+
+    def _commit_outstanding(self) -> None:
+        """Wait until every page handed to the writer is committed, and count them."""
+        for outcome in self.writer.finish():
+            self._count(outcome)
 
     def _finish(self, plan: _Plan, status: str, started: float, *, error: str | None = None) -> SyncSummary:
         elapsed = time.perf_counter() - started
@@ -243,7 +260,7 @@ class SyncRun:
             offset=plan.start_offset if plan.start_offset > 1 else None, page_size=self.options.page_size,
         )
         processed = 0
-        for batch in self._batches(result, lambda: result.pages):
+        for batch in self._batches(result.json_arrays_with(self._fields), lambda: result.pages):
             processed += len(batch)
             self._pages = result.pages
             offset = plan.start_offset + processed if result.strategy == "offset" else 1
@@ -253,7 +270,7 @@ class SyncRun:
         self.quality.warnings += result.warnings
         self._store_batch([], plan, next_offset=plan.start_offset + processed, total=result.count)
 
-    def _batches(self, records: Iterable[dict[str, str]], pages: Callable[[], int]) -> Iterator[list[StagedRecord]]:
+    def _batches(self, records: Iterable[JsonArray], pages: Callable[[], int]) -> Iterator[list[StagedRecord]]:
         """Staged records in batches that never span two server pages (a checkpoint per page)."""
         batch: list[StagedRecord] = []
         page = pages()
@@ -263,50 +280,50 @@ class SyncRun:
                 yield batch
                 batch = []
             page = current
-            batch.append(self._stage(record))
+            batch.append(self._stage(*record))
         if batch:
             yield batch
 
-    def _stage(self, record: dict[str, str]) -> StagedRecord:
-        key = record.get(self.mapping.key_field, "")
+    def _stage(self, columns: tuple[str, ...], values_json: bytes, values: dict[str, str]) -> StagedRecord:
+        """One record from its columns, its values' JSON and the values the mapping reads."""
+        key = values.get(self.mapping.key_field, "")
+        staged = StagedRecord(key, None, columns, values_json, source_modified=values.get(self.mapping.timestamp_field))
         try:
-            row = self.mapping.apply(record)
+            row = self.mapping.apply(values)
         except RecordRejected as rejected:
             self._rejections.append((key, rejected.reason, rejected.column, rejected.value))
             self.quality.note_rejection(key, rejected.column, rejected.reason)
-            return StagedRecord(key, None, record)
+            return staged
+        del row["raw"]  # stored once, in raw_records
         row["team_id"] = self.feed.team_id
         row["source"] = self.feed.source
-        return StagedRecord(key, row.get("modified_at"), record, row)
+        staged.row, staged.modified_at = row, row.get("modified_at")
+        return staged
 
     def _store_batch(self, batch: list[StagedRecord], plan: _Plan, *, next_offset: int, total: int | None) -> None:
-        """Classify, fetch photos for what changed, and commit the batch with its checkpoint."""
+        """Hand the batch, its rejections and the checkpoint after it to the writer (one transaction)."""
         self.counters["fetched"] += len(batch)
         newest = max((s.modified_at for s in batch if s.modified_at), default=None)
         if newest and (plan.max_modified is None or newest > plan.max_modified):
             plan.max_modified = newest
-        changed, outcome = self.store.classify(batch, run_id=self.run_id)
-        self._count(outcome)
-        if self.photos is not None:
-            self.counters["photos"] += self.photos.attach([s.row for s in changed if s.row is not None])
         rejections, self._rejections_written = self._rejections[self._rejections_written:], len(self._rejections)
         self.counters["rejected"] += len(rejections)
+        checkpoint = Checkpoint(self.run_id, plan.query, self.options.strategy, next_offset, plan.max_modified,
+                                self._pages, plan.covers_watermark)
+        self.writer.submit(PageWrite(batch, rejections, checkpoint, _now()))
+        for outcome in self.writer.outcomes():
+            self._count(outcome)
         self.progress(SyncProgress("pull", self.counters["fetched"], self._pages, total))
-        if self.options.dry_run:
-            return
-        now = _now()
-        with self.db.conn:
-            self.store.write(changed, run_id=self.run_id, now=now)
-            if rejections:
-                self.runs.reject(self.run_id, self.feed, rejections)
-            checkpoint = Checkpoint(self.run_id, plan.query, self.options.strategy, next_offset, plan.max_modified,
-                                    self._pages, plan.covers_watermark)
-            self.runs.save_checkpoint(self.feed, checkpoint, now=now)
+
+    def _attach_photos(self, changed: list[StagedRecord]) -> int:
+        assert self.photos is not None
+        return self.photos.attach([s.row for s in changed if s.row is not None])
 
     def _count(self, outcome: PageOutcome) -> None:
         self.counters["inserted"] += outcome.inserted
         self.counters["updated"] += outcome.updated
         self.counters["unchanged"] += outcome.unchanged
+        self.counters["photos"] += outcome.photos
         if outcome.duplicates:
             self.quality.note("duplicate_keys_across_pages", outcome.duplicates)
 
@@ -352,9 +369,10 @@ class SyncRun:
             keys = stale[start : start + self.options.key_batch]
             query = and_all(any_of(self.mapping.key_field, keys), self.mapping.base_filter or "")
             records = self.session.search(self.mapping.resource, self.mapping.class_name, query,
-                                          format=self.mapping.format)
+                                          format=self.mapping.format).json_arrays_with(self._fields)
             for batch in self._batches(records, lambda: 0):
                 self._store_batch(batch, plan, next_offset=1, total=len(stale))
+        self._commit_outstanding()
         self._mark_missing_deleted(seen)
 
     def _stale_keys(self) -> list[str]:
@@ -365,7 +383,8 @@ class SyncRun:
             "SELECT s.key FROM temp.server_keys s LEFT JOIN raw_records r ON r.source = ? AND r.resource = ? "
             "AND r.key = s.key AND r.deleted_at IS NULL LEFT JOIN property_rows p ON p.team_id = ? AND p.source = ? "
             "AND p.resource = ? AND p.source_key = s.key AND p.deleted_at IS NULL "
-            "WHERE r.key IS NULL OR json_extract(r.record, ?) IS NOT s.modified OR p.record_hash IS NOT r.record_hash "
+            "WHERE r.key IS NULL OR p.record_hash IS NOT r.record_hash OR coalesce(r.source_modified, "
+            "CASE WHEN r.columns_id IS NULL THEN json_extract(r.record, ?) END) IS NOT s.modified "
             "ORDER BY s.key",
             [self.feed.source, self.feed.resource, self.feed.team_id, self.feed.source, self.feed.resource, json_path],
         ).fetchall()
@@ -411,25 +430,6 @@ def push_outbox(outbox: Outbox, sink: Sink, *, batch_rows: int = 500) -> tuple[i
         for key, reason in result.quarantined:
             outbox.note_failure([key], reason)
     return pushed, quarantined
-
-
-@contextmanager
-def _bulk_writes(db: Database) -> Iterator[None]:
-    """``synchronous=NORMAL`` while pages are written, under WAL only (the file stays consistent).
-
-    A power cut can then lose only the last batches, together with their checkpoint, so a resumed
-    run fetches them again; the previous level is back for the run's final commit, which makes
-    every earlier batch durable too. Skipping an fsync per batch saves about a quarter of the writes' cost.
-    """
-    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-        yield
-        return
-    previous = int(db.execute("PRAGMA synchronous").fetchone()[0])
-    db.execute("PRAGMA synchronous=NORMAL")
-    try:
-        yield
-    finally:
-        db.execute(f"PRAGMA synchronous={previous}")
 
 
 def _is_drift(problem: Problem) -> bool:
