@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -89,8 +90,11 @@ class Expected:
 class Measured:
     seconds: float
     cpu_seconds: float
-    peak_mb: float
+    peak_mb: float  # the child's own peak RSS (GNU time)
     returncode: int
+    # Sampled every TREE_SAMPLE_S from /proc (Linux), over the child and every process it started:
+    tree_rss_mb: float | None = None  # the highest sum of their RSS (shared pages counted in each)
+    tree_pss_mb: float | None = None  # the highest sum of their PSS (shared pages split between them)
 
 
 @dataclass
@@ -127,22 +131,70 @@ def gnu_time() -> str:
     raise SystemExit("GNU time is needed to measure peak memory (Debian: apt-get install time)")
 
 
-def measure(timer: str, argv: list[str], stdout: Path, stderr: Path, env: dict[str, str] | None) -> Measured:
-    """Run ``argv`` under GNU time: wall seconds, CPU seconds (user + system) and peak RSS in MiB."""
+def measure(timer: str, argv: list[str], stdout: Path, stderr: Path, env: dict[str, str] | None,
+            *, sample_tree: bool = False) -> Measured:
+    """Run ``argv`` under GNU time: wall seconds, CPU seconds (user + system, its waited-for
+    children's included) and peak RSS in MiB; with ``sample_tree``, the peaks of its process tree."""
     report = stderr.with_suffix(".time")
     with stdout.open("wb") as out, stderr.open("wb") as err:
         start = time.perf_counter()
         proc = subprocess.Popen([timer, "--format", "%U %S %M", "--output", str(report), *argv],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+        sampler = TreeSampler(proc.pid) if sample_tree else None
         try:
             returncode = proc.wait(timeout=RUN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             returncode = proc.wait()
         seconds = time.perf_counter() - start
+        peaks = sampler.stop() if sampler is not None else (None, None)
     figures = report.read_text().split()[-3:]  # after a "Command exited with non-zero status" line, if any
     user, system, peak_kib = figures if len(figures) == 3 else ("0", "0", "0")
-    return Measured(seconds, float(user) + float(system), int(peak_kib) / 1024, returncode)
+    return Measured(seconds, float(user) + float(system), int(peak_kib) / 1024, returncode, *peaks)
+
+
+TREE_SAMPLE_S = 0.05
+
+
+class TreeSampler:
+    """Samples the memory of every process below ``root`` (not ``root`` itself: GNU time)."""
+
+    def __init__(self, root: int) -> None:
+        self._root = root
+        self._rss = self._pss = 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> tuple[float | None, float | None]:
+        self._done.set()
+        self._thread.join()
+        return (self._rss or None), (self._pss or None)
+
+    def _run(self) -> None:
+        while not self._done.wait(TREE_SAMPLE_S):
+            rss = pss = 0.0
+            for pid in _descendants(self._root):
+                rss_mb, pss_mb = _memory_mb(pid)
+                rss, pss = rss + rss_mb, pss + pss_mb
+            self._rss, self._pss = max(self._rss, rss), max(self._pss, pss)
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [found for child in children for found in (child, *_descendants(child))]
+
+
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """RSS and PSS of one process in MiB (0 when it is gone)."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    return int(fields["Rss"].split()[0]) / 1024, int(fields["Pss"].split()[0]) / 1024
 
 
 # ---------------------------------------------------------------------------------------------
