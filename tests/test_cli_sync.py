@@ -168,6 +168,28 @@ def test_killed_sync_with_a_writer_process_resumes_to_the_same_table(tmp_path: P
     assert runs == [("interrupted", "full"), ("succeeded", "resume")]
 
 
+def test_ctrl_c_during_a_sync_with_a_writer_process_is_an_interruption(tmp_path: Path) -> None:
+    """SIGINT reaches the run (not its writer, in its own process group): what was handed over is
+    committed, and the command says "Interrupted." with exit 130, not a bug report."""
+    with start_simulator(SimulatorConfig(listings=3000, page_cap=100, quirks=Quirks(slow_ms=15))) as sim:
+        mapping = _mapping_for(sim, tmp_path)
+        home = tmp_path / "home"
+        process = subprocess.Popen(_sync_command(sim, mapping), env=_subprocess_env(home, sim),
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        writer = _wait_for_writer_process(process)
+        _wait_for_checkpoint(home / "retsctl.db", process, beyond=1300)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=60)
+        _wait_until_gone(writer)
+
+    assert process.returncode == 130, err.decode()
+    assert "Interrupted" in err.decode() and "bug" not in err.decode()
+    with sqlite3.connect(home / "retsctl.db") as db:
+        run = db.execute("SELECT status, fetched FROM sync_runs").fetchone()
+        stored = db.execute("SELECT count(*) FROM raw_records").fetchone()[0]
+    assert run[0] == "failed" and stored == run[1]  # every record fetched before the interruption is cached
+
+
 def _wait_for_writer_process(process: subprocess.Popen[bytes]) -> int:
     """The PID of the sync's writer process (Linux: /proc lists a task's children)."""
     deadline = time.monotonic() + 60

@@ -262,9 +262,9 @@ def _run_with_writer_process(rig: Rig, *, then: Callable[[SyncRun], None] = lamb
     is ready (it starts in about 0.3 s; the feed is only a few pages), then calls ``then``."""
     def wait_for_the_process(_event: object) -> None:
         deadline = time.monotonic() + 30
-        while not run.writer.uses_process and time.monotonic() < deadline:
+        while not run.writer.process_ready() and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert run.writer.uses_process, "the writer process never became ready"
+        assert run.writer.process_ready(), "the writer process never became ready"
         then(run)
 
     run = SyncRun(rig.session, rig.mapping, rig.db, rig.feed, SyncOptions(photos=False, writer_after=0),
@@ -307,3 +307,16 @@ def test_a_writer_process_that_dies_fails_the_run_and_the_next_run_resumes(rig: 
     assert resumed.status == "succeeded" and resumed.watermark
     assert rig.live_keys() == {row["key"] for row in rig.db["raw_records"].rows}
     assert len(rig.live_keys()) == rig.session.count("Property", "RES", "(ListPrice=0+)")
+
+
+def test_a_writer_process_that_fails_fails_the_run_with_its_own_error(rig: Rig) -> None:
+    def break_the_outbox(_run: SyncRun) -> None:
+        rig.db.execute("CREATE TRIGGER IF NOT EXISTS boom BEFORE INSERT ON outbox "
+                       "BEGIN SELECT RAISE(ABORT, 'boom-from-trigger'); END")
+        rig.db.conn.commit()
+
+    with pytest.raises(WriterProcessError, match="boom-from-trigger"):
+        _run_with_writer_process(rig, then=break_the_outbox).run()
+    failed = list(rig.db["sync_runs"].rows_where(order_by="id"))[-1]
+    assert failed["status"] == "failed" and "boom-from-trigger" in failed["error"]
+    assert rig.db["watermarks"].count == 0

@@ -41,28 +41,37 @@ def _with(prefix: hashlib._Hash, values: bytes) -> str:
     return digest.hexdigest()[:32]
 
 
-class ColumnLists:
-    """The column lists a store meets: each one's hash prefix and, once stored, its ``raw_columns`` id.
-
-    A page's records share one columns tuple, so the last one is checked by identity first.
-    """
+class _Prefixes:
+    """The hash prefix of each column list met (the records of a page share one columns tuple, so
+    the last one is checked by identity first)."""
 
     def __init__(self) -> None:
-        self._prefixes: dict[Columns, hashlib._Hash] = {}
-        self._ids: dict[Columns, int] = {}
+        self._known: dict[Columns, hashlib._Hash] = {}
         self._last: Columns | None = None
         self._last_prefix = _hasher(b"")
-        self._last_stored: Columns | None = None
-        self._last_id = 0
 
     def hash(self, columns: Columns, values: bytes) -> str:
-        """:func:`record_hash` of a record's columns and values."""
         if columns is not self._last:
-            prefix = self._prefixes.get(columns)
+            prefix = self._known.get(columns)
             if prefix is None:
-                prefix = self._prefixes[columns] = _hasher(columns_json(columns))
+                if len(self._known) >= _PREFIXES_KEPT:
+                    self._known.clear()
+                prefix = self._known[columns] = _hasher(columns_json(columns))
             self._last, self._last_prefix = columns, prefix
         return _with(self._last_prefix, values)
+
+
+_PREFIXES_KEPT = 64
+values_hash = _Prefixes().hash  # record_hash of a record's columns and values
+
+
+class ColumnLists:
+    """The ``raw_columns`` id of each column list a store writes (the last one checked by identity)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[Columns, int] = {}
+        self._last_stored: Columns | None = None
+        self._last_id = 0
 
     def stored_id(self, db: Database, columns: Columns) -> int:
         """The ``raw_columns`` id of a column list, stored first if new (in the caller's transaction)."""

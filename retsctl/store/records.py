@@ -17,7 +17,7 @@ import orjson
 from sqlite_utils import Database
 
 from retsctl.properties import ALL_COLUMNS, PropertyRow
-from retsctl.store.raw import ColumnLists, Columns
+from retsctl.store.raw import ColumnLists, Columns, values_hash
 
 # SQLite limits bound parameters per statement; look keys up in slices of this size.
 KEY_LOOKUP_SLICE = 500
@@ -81,8 +81,8 @@ class StagedRecord:
     """One fetched record on its way into the cache: raw always, mapped row when it mapped.
 
     Small enough to hand to a writer process: the record travels as its columns (a tuple the
-    records of a page share) and its values as JSON, the row without ``raw``. ``raw_hash`` is set
-    where the record is classified.
+    records of a page share) and its values as JSON, the row without ``raw``, and its hash (taken
+    where it is staged, as the writer process is the busier one).
     """
 
     key: str
@@ -92,6 +92,10 @@ class StagedRecord:
     row: PropertyRow | None = None
     source_modified: str | None = None  # the timestamp field as sent (what keys-first compares)
     raw_hash: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.raw_hash:
+            self.raw_hash = values_hash(self.columns, self.values)
 
     def __reduce__(self) -> tuple[type[StagedRecord], tuple[object, ...]]:
         # Pickled as its fields: a third of the default (class, state dict) pair's cost either way.
@@ -149,7 +153,6 @@ class RecordStore:
         known = self.known_versions([s.key for s in staged])
         changed: list[StagedRecord] = []
         for record in staged:
-            record.raw_hash = self.column_lists.hash(record.columns, record.values)
             previous = known.get(record.key)
             if previous is not None and previous.run_id == run_id:
                 outcome.duplicates.append(record.key)

@@ -128,7 +128,7 @@ class SyncRun:
         self.sink = sink
         self.progress = progress or (lambda _event: None)
         self.store = RecordStore(db, feed)
-        # What staging reads of each record; the rest of it travels as its JSON line only.
+        # What staging reads of each record; the rest of it travels as its JSON array of values only.
         self._fields = tuple(sorted(mapping.source_fields() | {mapping.key_field, mapping.timestamp_field}))
         self.runs = RunLog(db)
         self.quality = QualityReport()

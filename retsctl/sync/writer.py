@@ -18,16 +18,18 @@ import logging
 import os
 import pickle
 import queue
+import re
 import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import orjson
 from sqlite_utils import Database
 
 from retsctl.store.db import bulk_writes, database_path, open_db
@@ -36,6 +38,8 @@ from retsctl.store.runs import Checkpoint, Rejection, RunLog
 
 PROCESS_AFTER = 1000  # records a run commits itself before it starts a writer process
 QUEUED_PAGES = 4  # pages read ahead by the writer process at most (with the pipe's, what bounds memory)
+GROUP_PAGES = QUEUED_PAGES + 1  # pages one transaction of the writer process holds at most
+IN_FLIGHT_PAGES = QUEUED_PAGES + 2  # sent and not answered yet: queued, being committed, in the pipe
 PIPE_BYTES = 1 << 20
 READY = "ready"
 
@@ -76,19 +80,29 @@ class PageCommitter:
         self.store = RecordStore(db, feed)
         self.runs = RunLog(db)
 
-    def commit(self, page: PageWrite, *, on_changed: OnChanged | None = None, write: bool = True) -> PageOutcome:
-        """Classify the page; ``on_changed`` (photos) sees the changed records before they are written."""
+    def commit(self, pages: list[PageWrite], *, on_changed: OnChanged | None = None,
+               write: bool = True) -> list[PageOutcome]:
+        """Write ``pages`` in one transaction that ends with the last one's checkpoint.
+
+        Each page is classified after the ones before it are written (a key repeated across them
+        counts as a duplicate); ``on_changed`` (photos) sees a page's changed records before they
+        are written. Without ``write``, pages are only classified.
+        """
+        with self.db.conn:
+            outcomes = [self._page(page, on_changed, write) for page in pages]
+            if write:
+                self.runs.save_checkpoint(self.feed, pages[-1].checkpoint, now=pages[-1].now)
+        return outcomes
+
+    def _page(self, page: PageWrite, on_changed: OnChanged | None, write: bool) -> PageOutcome:
         run_id = page.checkpoint.run_id
         changed, outcome = self.store.classify(page.records, run_id=run_id)
         if on_changed is not None:
             outcome.photos = on_changed(changed)
-        if not write:
-            return outcome
-        with self.db.conn:
+        if write:
             self.store.write(changed, run_id=run_id, now=page.now)
             if page.rejections:
                 self.runs.reject(run_id, self.feed, page.rejections)
-            self.runs.save_checkpoint(self.feed, page.checkpoint, now=page.now)
         return outcome
 
 
@@ -113,9 +127,9 @@ class PageWriter:
         self._process_id: int | None = None
         self._outcomes: list[PageOutcome] = []
 
-    @property
-    def uses_process(self) -> bool:
-        return self._process is not None and self._process.ready()
+    def process_ready(self) -> bool:
+        """Whether a writer process has taken over the commits (one that died starting is given up)."""
+        return self._process is not None and self._process_taking_over()
 
     @property
     def process_id(self) -> int | None:
@@ -123,16 +137,26 @@ class PageWriter:
         return self._process_id
 
     def submit(self, page: PageWrite) -> None:
-        if self.uses_process:
+        if self.process_ready():
             assert self._process is not None
             self._process.send(page)
             return
-        self._outcomes.append(self._committer.commit(page, on_changed=self._on_changed, write=self._write))
+        self._outcomes += self._committer.commit([page], on_changed=self._on_changed, write=self._write)
         self._inline_records += len(page.records)
         if self._path is not None and self._process is None and self._inline_records >= self._process_after:
             self._process = _WriterProcess(self._path, self._feed)
             self._process_id = self._process.pid
             log.info("a writer process (pid %s) takes over the commits once it is ready", self._process_id)
+
+    def _process_taking_over(self) -> bool:
+        assert self._process is not None
+        try:
+            return self._process.ready()
+        except WriterProcessError as error:  # it never got a page: nothing is lost by going on inline
+            log.warning("%s; the run commits its pages itself", error)
+            self._process.close()
+            self._process, self._path = None, None
+            return False
 
     def outcomes(self) -> list[PageOutcome]:
         """Outcomes of the pages committed since the last call (raises the writer process's failure)."""
@@ -150,24 +174,36 @@ class PageWriter:
 
 
 class _WriterProcess:
-    """The run's side of a writer process: ``python -c`` importing only this module (a fresh
-    interpreter: SQLite connections must not cross a ``fork``, and ``multiprocessing``'s spawn
-    would import the caller's main script again), fed pages over a pipe, answering over another."""
+    """The run's side of a writer process: a fresh interpreter (SQLite connections must not cross
+    a ``fork``, and ``multiprocessing``'s spawn would import the caller's main script again) that
+    imports only what committing needs, fed pages over one pipe and answering over another.
+
+    At most ``IN_FLIGHT_PAGES`` pages are sent and not yet answered: that bounds memory, and the
+    answers can never fill their pipe while the run waits to send (which would deadlock both).
+    """
 
     def __init__(self, path: Path, feed: Feed) -> None:
         pages_read, pages_write = os.pipe()
         results_read, results_write = os.pipe()
-        _widen(pages_write)
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", _ENTRY, str(pages_read), str(results_write)],
-            pass_fds=(pages_read, results_write), stdin=subprocess.DEVNULL, env=_child_environment(),
-        )
-        os.close(pages_read)
-        os.close(results_write)
+        try:
+            _widen(pages_write)
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _ENTRY, orjson.dumps(sys.path).decode(), str(pages_read), str(results_write)],
+                pass_fds=(pages_read, results_write), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env=_child_environment(), process_group=0,  # Ctrl-C reaches the run, which decides
+            )
+        except BaseException:
+            for fd in (pages_write, results_read):
+                os.close(fd)
+            raise
+        finally:
+            os.close(pages_read)
+            os.close(results_write)
         self._pages = Connection(pages_write, readable=False)
         self._results = Connection(results_read, writable=False)
         self._pages.send((str(path), feed))
         self._ready = False
+        self._failure: WriterProcessError | None = None
         self._sent = 0
         self._done = 0
         self._received: list[PageOutcome] = []
@@ -177,11 +213,14 @@ class _WriterProcess:
         return self._process.pid
 
     def ready(self) -> bool:
+        """Whether the process is ready for pages (raises if it died before it was)."""
         if not self._ready:
             self._collect()
         return self._ready
 
     def send(self, page: PageWrite) -> None:
+        while self._sent - self._done >= IN_FLIGHT_PAGES:
+            self._receive()
         # Plain pickle: multiprocessing's own pickler consults its reducer table for every object.
         data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
         try:
@@ -199,12 +238,14 @@ class _WriterProcess:
     def close(self) -> list[PageOutcome]:
         """Commit what was sent, then stop (a process that got no page yet is simply stopped)."""
         self._pages.close()
-        if not self._sent:
-            self._process.kill()
-        while self._done < self._sent:
-            self._receive()
-        self._process.wait()
-        self._results.close()
+        try:
+            if not self._sent:
+                self._process.kill()
+            while self._done < self._sent:
+                self._receive()
+        finally:
+            self._process.wait()
+            self._results.close()
         received, self._received = self._received, []
         return received
 
@@ -214,6 +255,8 @@ class _WriterProcess:
             self._receive()
 
     def _receive(self) -> None:
+        if self._failure is not None:
+            raise self._failure
         try:
             message = self._results.recv()
         except EOFError:
@@ -221,19 +264,27 @@ class _WriterProcess:
         if message == READY:
             self._ready = True
         elif isinstance(message, _Failure):
-            raise WriterProcessError(f"the writer process failed: {message.summary}\n{message.details}")
+            self._failure = WriterProcessError(f"the writer process failed: {message.summary}\n{message.details}")
+            raise self._failure
         else:
-            assert isinstance(message, PageOutcome)
-            self._received.append(message)
-            self._done += 1
+            assert isinstance(message, list)
+            self._received += message
+            self._done += len(message)
 
     def _died(self) -> WriterProcessError:
-        return WriterProcessError(f"the writer process stopped unexpectedly (exit code {self._process.wait()}); "
-                                  "the run resumes from its last committed page")
+        if self._failure is None:
+            self._failure = WriterProcessError(
+                f"the writer process stopped unexpectedly (exit code {self._process.wait()}); "
+                "the run resumes from its last committed page")
+        return self._failure
 
 
-_ENTRY = ("import sys; from retsctl.process import skip_unused_optional_imports; skip_unused_optional_imports(); "
-          "from retsctl.sync.writer import serve; serve(int(sys.argv[1]), int(sys.argv[2]))")
+# The child gets the run's import path (so it imports the same retsctl), and sqlite-utils without
+# the data-frame libraries it would load for nothing.
+_ENTRY = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+          "from retsctl.process import skip_unused_optional_imports; skip_unused_optional_imports(); "
+          "from retsctl.sync.writer import serve; serve(int(sys.argv[2]), int(sys.argv[3]))")
+_SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|DSN", re.IGNORECASE)
 
 
 def _widen(fd: int) -> None:
@@ -245,10 +296,8 @@ def _widen(fd: int) -> None:
 
 
 def _child_environment() -> dict[str, str]:
-    """This environment, with the directory retsctl is imported from first on the path."""
-    here = str(Path(__file__).resolve().parents[2])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": here if not path else os.pathsep.join((here, path))}
+    """This environment without anything that looks like a secret (the writer needs none)."""
+    return {name: value for name, value in os.environ.items() if not _SECRET_NAME.search(name)}
 
 
 def serve(pages_fd: int, results_fd: int) -> None:
@@ -260,15 +309,34 @@ def serve(pages_fd: int, results_fd: int) -> None:
     db = open_db(Path(path))
     inbox: queue.Queue[bytes | None] = queue.Queue(QUEUED_PAGES)
     threading.Thread(target=_read_pages, args=(pages, inbox), daemon=True).start()
-    with bulk_writes(db):
+    with bulk_writes(db), suppress(BrokenPipeError):  # a run that is gone reads no answer
         committer = PageCommitter(db, feed)
         results.send(READY)
-        while (data := inbox.get()) is not None and os.getppid() == run_process:
+        for group in _pages_in_groups(inbox):
+            if os.getppid() != run_process:
+                break
             try:
-                results.send(committer.commit(pickle.loads(data)))
+                results.send(committer.commit([pickle.loads(data) for data in group]))
             except Exception as error:  # reported to the run, which fails with it
                 results.send(_Failure(f"{type(error).__name__}: {error}", traceback.format_exc()))
                 break
+
+
+def _pages_in_groups(inbox: queue.Queue[bytes | None]) -> Iterator[list[bytes]]:
+    """Pages as they arrive, those already waiting taken together: a writer that fell behind
+    catches up in fewer, larger transactions."""
+    while (first := inbox.get()) is not None:
+        group = [first]
+        while len(group) < GROUP_PAGES:
+            try:
+                data = inbox.get_nowait()
+            except queue.Empty:
+                break
+            if data is None:
+                yield group
+                return
+            group.append(data)
+        yield group
 
 
 def _read_pages(pages: Connection, inbox: queue.Queue[bytes | None]) -> None:

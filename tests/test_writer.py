@@ -1,0 +1,53 @@
+"""The writer's pieces on their own: grouping waiting pages, and committing a group as one transaction."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+
+import orjson
+import pytest
+
+from retsctl.store.db import open_db
+from retsctl.store.records import Feed, StagedRecord
+from retsctl.store.runs import Checkpoint, RunLog
+from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, _pages_in_groups
+
+FEED = Feed("http://mls.example/rets/Login", "Property", "RES", "team-1")
+COLUMNS = ("ListingKey", "ListPrice")
+
+
+def _page(keys: list[str], offset: int) -> PageWrite:
+    records = [StagedRecord(key, None, COLUMNS, orjson.dumps([key, "1"])) for key in keys]
+    return PageWrite(records, [(keys[0], "bad price", "list_price", "x")], Checkpoint(7, "q", "timestamp", offset, None, 1),
+                     "2026-03-01T00:00:00Z")
+
+
+def test_waiting_pages_are_taken_together_up_to_a_group_and_the_stop_sign_ends_them() -> None:
+    inbox: queue.Queue[bytes | None] = queue.Queue()
+    for n in range(GROUP_PAGES + 2):
+        inbox.put(b"%d" % n)
+    inbox.put(None)
+    inbox.put(b"never read")
+    groups = list(_pages_in_groups(inbox))
+    assert groups == [[b"%d" % n for n in range(GROUP_PAGES)], [b"%d" % GROUP_PAGES, b"%d" % (GROUP_PAGES + 1)]]
+
+
+def test_a_group_is_one_transaction_ending_with_the_last_checkpoint(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "retsctl.db")
+    first, second = _page(["K1", "K2"], 3), _page(["K2", "K3"], 5)  # K2 comes again on the next page
+    outcomes = PageCommitter(db, FEED).commit([first, second])
+    assert [(o.inserted, o.unchanged, o.duplicates) for o in outcomes] == [(2, 0, []), (1, 1, ["K2"])]
+    assert RunLog(db).checkpoint(FEED).next_offset == 5
+    assert db.execute("SELECT count(*) FROM raw_records").fetchone()[0] == 3
+    assert db.execute("SELECT count(*) FROM rejections").fetchone()[0] == 2
+
+
+def test_a_group_that_fails_commits_nothing(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "retsctl.db")
+    broken = _page(["K9"], 9)
+    broken.records[0].columns = None  # type: ignore[assignment]  # no column list to store it against
+    with pytest.raises(TypeError):
+        PageCommitter(db, FEED).commit([_page(["K1"], 3), broken])
+    assert db.execute("SELECT count(*) FROM raw_records").fetchone()[0] == 0
+    assert RunLog(db).checkpoint(FEED) is None
