@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import queue
+import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -11,7 +13,7 @@ import pytest
 from retsctl.store.db import open_db
 from retsctl.store.records import Feed, StagedRecord
 from retsctl.store.runs import Checkpoint, RunLog
-from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, _pages_in_groups
+from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, PageWriter, _pages_in_groups
 
 FEED = Feed("http://mls.example/rets/Login", "Property", "RES", "team-1")
 COLUMNS = ("ListingKey", "ListPrice")
@@ -51,3 +53,28 @@ def test_a_group_that_fails_commits_nothing(tmp_path: Path) -> None:
         PageCommitter(db, FEED).commit([_page(["K1"], 3), broken])
     assert db.execute("SELECT count(*) FROM raw_records").fetchone()[0] == 0
     assert RunLog(db).checkpoint(FEED) is None
+
+
+def test_many_small_pages_then_a_large_one_do_not_deadlock_the_pipes(tmp_path: Path) -> None:
+    """Answers pile up while the run sends: at most IN_FLIGHT_PAGES pages go unanswered, so the
+    answers' pipe never fills while the run waits on the pages' pipe (a review found that hang)."""
+    writer = PageWriter(open_db(tmp_path / "retsctl.db"), FEED, process_after=0)
+    writer.submit(_page(["K0"], 1))
+    deadline = time.monotonic() + 30
+    while not writer.process_ready() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert writer.process_ready()
+    huge = _page(["BIG"], 2)
+    huge.records[0].values = orjson.dumps(["BIG", "x" * 2_500_000])
+    done: list[int] = []
+
+    def run() -> None:
+        for n in range(1, 4000):
+            writer.submit(_page([f"K{n}"], n))
+        writer.submit(huge)
+        done.append(len(writer.finish()))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=60)
+    assert done, "the run and its writer process deadlocked"
