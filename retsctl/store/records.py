@@ -97,10 +97,9 @@ class StagedRecord:
         if not self.raw_hash:
             self.raw_hash = values_hash(self.columns, self.values)
 
-    def __reduce__(self) -> tuple[type[StagedRecord], tuple[object, ...]]:
-        # Pickled as its fields: a third of the default (class, state dict) pair's cost either way.
-        return StagedRecord, (self.key, self.modified_at, self.columns, self.values, self.row, self.source_modified,
-                              self.raw_hash)
+    def fields(self) -> tuple[object, ...]:
+        """The record as a plain tuple, ``StagedRecord(*fields)`` again: cheaper to pickle than the object."""
+        return self.key, self.modified_at, self.columns, self.values, self.row, self.source_modified, self.raw_hash
 
 
 def property_columns(row: PropertyRow, resource: str, record_hash: str) -> dict[str, object]:

@@ -28,6 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import BinaryIO
 
 import orjson
 from sqlite_utils import Database
@@ -41,6 +42,7 @@ QUEUED_PAGES = 4  # pages read ahead by the writer process at most (with the pip
 GROUP_PAGES = QUEUED_PAGES + 1  # pages one transaction of the writer process holds at most
 IN_FLIGHT_PAGES = QUEUED_PAGES + 2  # sent and not answered yet: queued, being committed, in the pipe
 PIPE_BYTES = 1 << 20
+PIPE_BUFFER_BYTES = 1 << 16
 READY = "ready"
 
 log = logging.getLogger("retsctl.sync.writer")
@@ -199,9 +201,10 @@ class _WriterProcess:
         finally:
             os.close(pages_read)
             os.close(results_write)
-        self._pages = Connection(pages_write, readable=False)
+        # Pages are pickled straight into the pipe (no page-sized buffer on either side).
+        self._pages = open(pages_write, "wb", buffering=PIPE_BUFFER_BYTES)  # noqa: SIM115 (closed by close())
         self._results = Connection(results_read, writable=False)
-        self._pages.send((str(path), feed))
+        self._write((str(path), feed))
         self._ready = False
         self._failure: WriterProcessError | None = None
         self._sent = 0
@@ -221,14 +224,16 @@ class _WriterProcess:
     def send(self, page: PageWrite) -> None:
         while self._sent - self._done >= IN_FLIGHT_PAGES:
             self._receive()
-        # Plain pickle: multiprocessing's own pickler consults its reducer table for every object.
-        data = pickle.dumps(page, protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            self._pages.send_bytes(data)
+            self._write(([record.fields() for record in page.records], page.rejections, page.checkpoint, page.now))
         except OSError:  # the process is gone: what it said last explains why
             self._collect()
             raise self._died() from None
         self._sent += 1
+
+    def _write(self, message: object) -> None:
+        pickle.dump(message, self._pages, protocol=pickle.HIGHEST_PROTOCOL)
+        self._pages.flush()
 
     def outcomes(self) -> list[PageOutcome]:
         self._collect()
@@ -237,7 +242,8 @@ class _WriterProcess:
 
     def close(self) -> list[PageOutcome]:
         """Commit what was sent, then stop (a process that got no page yet is simply stopped)."""
-        self._pages.close()
+        with suppress(OSError):  # a process that is gone cannot read the end of the pipe
+            self._pages.close()
         try:
             if not self._sent:
                 self._process.kill()
@@ -302,12 +308,12 @@ def _child_environment() -> dict[str, str]:
 
 def serve(pages_fd: int, results_fd: int) -> None:
     """The writer process: commit pages in order until the run closes its pipe, or is gone."""
-    pages = Connection(pages_fd, writable=False)
+    pages = open(pages_fd, "rb", buffering=PIPE_BUFFER_BYTES)  # noqa: SIM115 (lives as long as the process)
     results = Connection(results_fd, readable=False)
     run_process = os.getppid()
-    path, feed = pages.recv()
+    path, feed = pickle.load(pages)
     db = open_db(Path(path))
-    inbox: queue.Queue[bytes | None] = queue.Queue(QUEUED_PAGES)
+    inbox: queue.Queue[PageWrite | None] = queue.Queue(QUEUED_PAGES)
     threading.Thread(target=_read_pages, args=(pages, inbox), daemon=True).start()
     with bulk_writes(db), suppress(BrokenPipeError):  # a run that is gone reads no answer
         committer = PageCommitter(db, feed)
@@ -316,13 +322,13 @@ def serve(pages_fd: int, results_fd: int) -> None:
             if os.getppid() != run_process:
                 break
             try:
-                results.send(committer.commit([pickle.loads(data) for data in group]))
+                results.send(committer.commit(group))
             except Exception as error:  # reported to the run, which fails with it
                 results.send(_Failure(f"{type(error).__name__}: {error}", traceback.format_exc()))
                 break
 
 
-def _pages_in_groups(inbox: queue.Queue[bytes | None]) -> Iterator[list[bytes]]:
+def _pages_in_groups(inbox: queue.Queue[PageWrite | None]) -> Iterator[list[PageWrite]]:
     """Pages as they arrive, those already waiting taken together: a writer that fell behind
     catches up in fewer, larger transactions."""
     while (first := inbox.get()) is not None:
@@ -339,10 +345,12 @@ def _pages_in_groups(inbox: queue.Queue[bytes | None]) -> Iterator[list[bytes]]:
         yield group
 
 
-def _read_pages(pages: Connection, inbox: queue.Queue[bytes | None]) -> None:
-    """Read pages off the pipe while the previous ones are committed; None at its end."""
+def _read_pages(pages: BinaryIO, inbox: queue.Queue[PageWrite | None]) -> None:
+    """Read pages off the pipe while the previous ones are committed; None at its end (or at a
+    page cut short: the run died while sending it)."""
     try:
         while True:
-            inbox.put(pages.recv_bytes())
-    except (EOFError, OSError):
+            records, rejections, checkpoint, now = pickle.load(pages)
+            inbox.put(PageWrite([StagedRecord(*fields) for fields in records], rejections, checkpoint, now))
+    except (EOFError, OSError, pickle.UnpicklingError):
         inbox.put(None)
