@@ -322,7 +322,9 @@ class JsonRowTemplate:
         self._columns = tuple(columns)
         self._arrays = form.fields is not None
         self._picked_names = [name for name in form.fields or () if name in columns]
-        self._picked_cells = _cells_getter([columns.index(name) for name in self._picked_names])
+        indexes = [columns.index(name) for name in self._picked_names]
+        self._picked_cells = _cells_getter(indexes)
+        self._cells_to_split = max(indexes, default=-1) + 1  # the picked cells are among the first ones
 
     @staticmethod
     def usable(columns: list[str], delimiter: str) -> bool:
@@ -340,19 +342,32 @@ class JsonRowTemplate:
         for raw, escaped in self._escapes:
             if raw in data:
                 data = data.replace(raw, escaped)
+        if self._arrays:
+            return self._array(data)
         cells = split_cells(data, self._delimiter)
         if len(cells) != self.width:
             return None
-        if self._arrays:
-            return self._columns, b'["' + b'","'.join(cells) + b'"]', self._values(cells)
         pieces = self._pieces.copy()
         pieces[1::2] = cells
         return b"".join(pieces)
 
+    def _array(self, data: bytes) -> JsonArray | None:
+        """The escaped row as a :data:`JsonArray` without a bytes object per cell: the cells are
+        counted (as :func:`split_cells` splits), the delimiters replaced, and only the cells up to
+        the last picked one split off."""
+        delimiter = self._delimiter
+        count = data.count(delimiter) + 1
+        if count > 1 and data.startswith(delimiter):
+            data, count = data[1:], count - 1
+        if count > 1 and data.endswith(delimiter):
+            data, count = data[:-1], count - 1
+        if count != self.width:
+            return None
+        values = self._values(data.split(delimiter, self._cells_to_split)) if self._picked_names else {}
+        return self._columns, b'["' + data.replace(delimiter, b'","') + b'"]', values
+
     def _values(self, cells: list[bytes]) -> dict[str, str]:
         """The picked fields' values: their escaped cells read back as one JSON array."""
-        if not self._picked_names:
-            return {}
         array = b'["' + b'","'.join(self._picked_cells(cells)) + b'"]'
         return dict(zip(self._picked_names, orjson.loads(array)))  # noqa: B905 (one value a name, by construction)
 

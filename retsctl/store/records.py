@@ -25,7 +25,11 @@ RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record
                "fetched_at", "deleted_at", "columns_id", "source_modified")
 # The mapped columns as stored: the record's JSON lives in raw_records only, found again by resource.
 # record_hash: the raw version this team's row was mapped from (raw_records are shared between teams).
-PROPERTY_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name != "raw"), "record_hash")
+# A mapped row as it travels to the store (see stored_row); the write adds when, and that it is live.
+STORED_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name not in ("raw", "synced_at", "deleted_at")),
+                      "record_hash")
+PROPERTY_ROW_COLUMNS = (*STORED_ROW_COLUMNS, "synced_at", "deleted_at")
+_ROW_KEY = tuple(STORED_ROW_COLUMNS.index(name) for name in ("team_id", "source", "external_id"))
 OUTBOX_COLUMNS = ("team_id", "source", "external_id", "run_id", "enqueued_at")
 
 
@@ -72,7 +76,7 @@ class StoredVersion:
     row_hash: str | None  # the raw version this team's live mapped row was made from (None: no live row)
 
     def same_as(self, record: StagedRecord) -> bool:
-        row_current = record.row is None or self.row_hash == record.raw_hash
+        row_current = not record.mapped or self.row_hash == record.raw_hash
         return self.raw_hash == record.raw_hash and not self.deleted and row_current
 
 
@@ -92,28 +96,39 @@ class StagedRecord:
     row: PropertyRow | None = None
     source_modified: str | None = None  # the timestamp field as sent (what keys-first compares)
     raw_hash: str = ""
+    stored: tuple[object, ...] | None = None  # the row as stored_row makes it, when it travelled so
+
+    @property
+    def mapped(self) -> bool:
+        return self.row is not None or self.stored is not None
 
     def __post_init__(self) -> None:
         if not self.raw_hash:
             self.raw_hash = values_hash(self.columns, self.values)
 
-    def fields(self) -> tuple[object, ...]:
-        """The record as a plain tuple, ``StagedRecord(*fields)`` again: cheaper to pickle than the object."""
-        return self.key, self.modified_at, self.columns, self.values, self.row, self.source_modified, self.raw_hash
+    def fields(self, resource: str) -> tuple[object, ...]:
+        """The record as plain values, ``StagedRecord(*fields)`` again, its row as stored: cheaper to
+        pickle and to write than the objects (for a writer process, on the run's side)."""
+        stored = None if self.row is None else stored_row(self.row, resource, self.raw_hash)
+        return (self.key, self.modified_at, self.columns, self.values, None, self.source_modified, self.raw_hash,
+                stored)
 
 
-def property_columns(row: PropertyRow, resource: str, record_hash: str) -> dict[str, object]:
-    """A mapped row as :data:`REPLACE_PROPERTY` binds it (in ``PROPERTY_ROW_COLUMNS`` order): numbers
-    as numbers, lists as JSON text; ``raw`` is not stored here."""
-    stored: dict[str, object] = {name: row.get(name) for name in PROPERTY_ROW_COLUMNS}
-    stored["resource"] = resource
-    stored["record_hash"] = record_hash
-    for name in ("list_price", "bathrooms"):
-        value = stored[name]
+_MAPPED_NAMES = STORED_ROW_COLUMNS[1:-1]
+_NUMBERS = tuple(_MAPPED_NAMES.index(name) for name in ("list_price", "bathrooms"))
+_PHOTOS = _MAPPED_NAMES.index("photo_urls")
+
+
+def stored_row(row: PropertyRow, resource: str, record_hash: str) -> tuple[object, ...]:
+    """A mapped row in :data:`STORED_ROW_COLUMNS` order: numbers as numbers, lists as JSON text;
+    ``raw`` is not stored here."""
+    values = [row.get(name) for name in _MAPPED_NAMES]
+    for index in _NUMBERS:
+        value = values[index]
         if isinstance(value, Decimal):
-            stored[name] = int(value) if value == value.to_integral_value() else float(value)
-    stored["photo_urls"] = orjson.dumps(row.get("photo_urls") or []).decode()
-    return stored
+            values[index] = int(value) if value == value.to_integral_value() else float(value)
+    values[_PHOTOS] = orjson.dumps(values[_PHOTOS] or []).decode()
+    return (resource, *values, record_hash)
 
 
 class RecordStore:
@@ -162,7 +177,7 @@ class RecordStore:
                 outcome.inserted += 1
             else:
                 outcome.updated += 1
-            known[record.key] = StoredVersion(record.raw_hash, run_id, False, record.raw_hash if record.row else None)
+            known[record.key] = StoredVersion(record.raw_hash, run_id, False, record.raw_hash if record.mapped else None)
             changed.append(record)
         return changed, outcome
 
@@ -174,13 +189,11 @@ class RecordStore:
         """
         conn = self.db.conn
         conn.executemany(REPLACE_RAW, [self._raw_values(s, run_id=run_id, now=now) for s in changed])
-        stored = [
-            property_columns({**s.row, "synced_at": now, "deleted_at": None}, self.feed.resource, s.raw_hash)
-            for s in changed
-            if s.row is not None
-        ]
-        conn.executemany(REPLACE_PROPERTY, [tuple(row.values()) for row in stored])
-        conn.executemany(REPLACE_OUTBOX, [(r["team_id"], r["source"], r["external_id"], run_id, now) for r in stored])
+        resource = self.feed.resource
+        rows = [s.stored or stored_row(s.row, resource, s.raw_hash) for s in changed if s.mapped]  # type: ignore[arg-type]
+        conn.executemany(REPLACE_PROPERTY, [(*row, now, None) for row in rows])
+        team, source, external_id = _ROW_KEY
+        conn.executemany(REPLACE_OUTBOX, [(row[team], row[source], row[external_id], run_id, now) for row in rows])
 
     def _raw_values(self, staged: StagedRecord, *, run_id: int, now: str) -> tuple[object, ...]:
         feed = self.feed

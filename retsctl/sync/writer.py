@@ -204,6 +204,7 @@ class _WriterProcess:
         # Pages are pickled straight into the pipe (no page-sized buffer on either side).
         self._pages = open(pages_write, "wb", buffering=PIPE_BUFFER_BYTES)  # noqa: SIM115 (closed by close())
         self._results = Connection(results_read, writable=False)
+        self._resource = feed.resource
         self._write((str(path), feed))
         self._ready = False
         self._failure: WriterProcessError | None = None
@@ -225,7 +226,8 @@ class _WriterProcess:
         while self._sent - self._done >= IN_FLIGHT_PAGES:
             self._receive()
         try:
-            self._write(([record.fields() for record in page.records], page.rejections, page.checkpoint, page.now))
+            records = [record.fields(self._resource) for record in page.records]
+            self._write((records, page.rejections, page.checkpoint, page.now))
         except OSError:  # the process is gone: what it said last explains why
             self._collect()
             raise self._died() from None
