@@ -155,6 +155,8 @@ class SyncRun:
             )
             if plan.resumed_from:
                 self.runs.mark_interrupted(plan.resumed_from)
+            if plan.mode == "full":  # the whole feed: worth a writer process from the first page
+                self.writer.start_process()
         try:
             with bulk_writes(self.db):
                 try:

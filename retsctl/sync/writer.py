@@ -145,7 +145,13 @@ class PageWriter:
             return
         self._outcomes += self._committer.commit([page], on_changed=self._on_changed, write=self._write)
         self._inline_records += len(page.records)
-        if self._path is not None and self._process is None and self._inline_records >= self._process_after:
+        if self._inline_records >= self._process_after:
+            self.start_process()
+
+    def start_process(self) -> None:
+        """Start the writer process now (where one may take over): a run that knows it is long
+        has it ready by its first page."""
+        if self._path is not None and self._process is None:
             self._process = _WriterProcess(self._path, self._feed)
             self._process_id = self._process.pid
             log.info("a writer process (pid %s) takes over the commits once it is ready", self._process_id)
