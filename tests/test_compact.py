@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from retsctl.rets.compact import JsonForm, SearchReader, encode_record, parse_delimiter, split_cells
 from retsctl.rets.replies import Reply, RetsProtocolError, RetsReplyAuthError, RetsReplyError
 from retsctl.rets.sanitize import RepairCounts
+from retsctl.values import decode_values
 
 
 def compact(*rows: str, columns: str = "\tA\tB\t", head: str = "", tail: str = "", delimiter: str = '<DELIMITER value="09"/>') -> bytes:
@@ -474,7 +475,7 @@ def test_json_lines_are_the_encoded_records(rows: list[list[str]], delimiter: st
     assert (as_lines.rows, as_lines.repairs.as_dict()) == (reader.rows, reader.repairs.as_dict())
     fields = (*columns[1:3], "Missing")
     with_values = SearchReader(chunked(body, size))
-    assert list(with_values.json_arrays_with(fields)) == [JsonForm(fields).of_record(record) for record in records]
+    assert list(with_values.json_values_with(fields)) == [JsonForm(fields).of_record(record) for record in records]
     assert with_values.repairs.as_dict() == reader.repairs.as_dict()
 
 
@@ -494,9 +495,10 @@ def test_plain_rows_become_json_lines_without_a_record(monkeypatch: pytest.Monke
     monkeypatch.setattr(SearchReader, "_record", lambda *_: pytest.fail("a plain row went through a dict"))
     body = compact('\tSay "hi" \\ bye&#10;\t3 &lt; 4 \u2019\t')
     assert list(SearchReader([body]).json_lines()) == ['{"A":"Say \\"hi\\" \\\\ bye\\n","B":"3 < 4 \u2019"}\n'.encode()]
-    [(columns, array, values)] = SearchReader([body]).json_arrays_with(["B", "A", "C"])
+    [(columns, escaped, values)] = SearchReader([body]).json_values_with(["B", "A", "C"])
     assert (columns, values) == (("A", "B"), {"B": "3 < 4 \u2019", "A": 'Say "hi" \\ bye\n'})
-    assert array == '["Say \\"hi\\" \\\\ bye\\n","3 < 4 \u2019"]'.encode()
+    assert escaped == 'Say \\"hi\\" \\\\ bye\\n\t3 < 4 \u2019'.encode()
+    assert decode_values(escaped.decode()) == ['Say "hi" \\ bye\n', "3 < 4 \u2019"]
 
 
 def _generated_body(rows: int) -> Iterator[bytes]:

@@ -152,6 +152,6 @@ def test_json_lines_are_the_encoded_records_of_every_fixture(relpath: str) -> No
     assert (as_lines.rows, as_lines.repairs.as_dict()) == (as_records.rows, as_records.repairs.as_dict())
     fields = (*as_records.columns[-2:], "NotAField")
     records = list(_read(relpath, careful=False, size=4096))
-    with_values = list(_read(relpath, careful=False, size=4096).json_arrays_with(fields))
+    with_values = list(_read(relpath, careful=False, size=4096).json_values_with(fields))
     assert with_values == [JsonForm(fields).of_record(record) for record in records]
 

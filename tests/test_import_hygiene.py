@@ -142,8 +142,6 @@ def test_a_sync_process_leaves_numpy_and_pandas_alone(simulator, conn, tmp_path,
 
 def test_the_writer_process_leaves_numpy_alone(tmp_path, monkeypatch, stub_numpy: Path) -> None:
     """The writer process is started with the run's import path: the stub is first on it."""
-    import orjson
-
     from retsctl.store.db import open_db
     from retsctl.store.records import Feed, StagedRecord
     from retsctl.store.runs import Checkpoint
@@ -154,7 +152,7 @@ def test_the_writer_process_leaves_numpy_alone(tmp_path, monkeypatch, stub_numpy
                         process_after=0)
 
     def page(key: str) -> PageWrite:
-        staged = StagedRecord(key, None, ("ListingKey",), orjson.dumps([key]))
+        staged = StagedRecord(key, None, ("ListingKey",), key.encode())
         return PageWrite([staged], [], Checkpoint(1, "q", "timestamp", 1, None, 1), "2026-01-01T00:00:00Z")
 
     writer.submit(page("K1"))  # inline; starts the process

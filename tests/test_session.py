@@ -12,7 +12,7 @@ import pytest
 
 from retsctl.rets import ConnectionSettings, RetsAuthError, RetsNetworkError, Session
 from retsctl.rets.capture import WireRecorder
-from retsctl.rets.compact import JsonArray, JsonForm, encode_record
+from retsctl.rets.compact import JsonForm, JsonValues, encode_record
 from retsctl.rets.http import ua_auth_digest
 from retsctl.rets.replies import RetsReplyError
 from retsctl.rets.search import FirstPage, SearchRequest, SearchResult, TransferInterrupted
@@ -189,7 +189,7 @@ def test_json_lines_are_the_encoded_records(quirks: Quirks, options: dict[str, o
         result = rets.search("Property", "RES", "(ListPrice=0+)", **options)  # type: ignore[arg-type]
         lines = list(result.json_lines())
         fields = ("ListPrice", "PublicRemarks", "ListingKey")
-        with_values = list(rets.search("Property", "RES", "(ListPrice=0+)", **options).json_arrays_with(fields))  # type: ignore[arg-type]
+        with_values = list(rets.search("Property", "RES", "(ListPrice=0+)", **options).json_values_with(fields))  # type: ignore[arg-type]
     assert len(records) > 40
     assert lines == [encode_record(record) for record in records]
     assert result.rows == len(lines)
@@ -219,7 +219,7 @@ class _BreakingPages:
     def json_lines(self) -> Iterator[bytes]:
         return map(encode_record, self)
 
-    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
+    def json_values_with(self, fields: Iterable[str]) -> Iterator[JsonValues]:
         return map(JsonForm(tuple(fields)).of_record, self)
 
 

@@ -15,6 +15,7 @@ from retsctl.properties import ALL_COLUMNS, PropertyRow
 from retsctl.store.db import MIGRATIONS, PAGE_SIZE, open_db
 from retsctl.store.outbox import Outbox
 from retsctl.store.records import Feed, RecordStore, StagedRecord
+from retsctl.values import encode_values
 
 SOURCE = "http://mls.example/rets/Login"
 NOW = "2026-03-01T12:00:00Z"
@@ -130,9 +131,9 @@ def mapped(key: str, team: str, price: str) -> PropertyRow:
 
 
 def staged(record: dict[str, str], row: PropertyRow | None = None) -> StagedRecord:
-    """A record as a sync stages it: columns, values as a JSON array, the mapped row (None: rejected)."""
+    """A record as a sync stages it: columns, escaped values, the mapped row (None: rejected)."""
     return StagedRecord(record["ListingKey"], row and row["modified_at"], tuple(record),
-                        orjson.dumps(list(record.values())), row, record["ModificationTimestamp"])
+                        encode_values(record.values()), row, record["ModificationTimestamp"])
 
 
 def test_written_rows_read_back_through_the_view_and_outbox(tmp_path: Path) -> None:
@@ -147,7 +148,7 @@ def test_written_rows_read_back_through_the_view_and_outbox(tmp_path: Path) -> N
     assert db.execute("SELECT raw, list_price, bathrooms, photo_urls FROM properties").fetchall() == [
         (orjson.dumps(raw).decode(), 99.5, 1.5, '["http://p/1"]')]
     assert db.execute("SELECT record, source_modified FROM raw_records WHERE key = 'K9'").fetchone() == (
-        orjson.dumps(list(raw.values())).decode(), raw["ModificationTimestamp"])
+        encode_values(raw.values()).decode(), raw["ModificationTimestamp"])
     versions = store.known_versions(["K9", "K8"])
     assert versions["K9"].row_hash == records[0].raw_hash and versions["K8"].row_hash is None
     [batch] = list(Outbox(db).batches(10))

@@ -7,20 +7,20 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 
 from retsctl.store.db import open_db
 from retsctl.store.records import Feed, StagedRecord
 from retsctl.store.runs import Checkpoint, RunLog
 from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, PageWriter, _pages_in_groups
+from retsctl.values import encode_values
 
 FEED = Feed("http://mls.example/rets/Login", "Property", "RES", "team-1")
 COLUMNS = ("ListingKey", "ListPrice")
 
 
 def _page(keys: list[str], offset: int) -> PageWrite:
-    records = [StagedRecord(key, None, COLUMNS, orjson.dumps([key, "1"])) for key in keys]
+    records = [StagedRecord(key, None, COLUMNS, encode_values([key, "1"])) for key in keys]
     return PageWrite(records, [(keys[0], "bad price", "list_price", "x")], Checkpoint(7, "q", "timestamp", offset, None, 1),
                      "2026-03-01T00:00:00Z")
 
@@ -65,7 +65,7 @@ def test_many_small_pages_then_a_large_one_do_not_deadlock_the_pipes(tmp_path: P
         time.sleep(0.01)
     assert writer.process_ready()
     huge = _page(["BIG"], 2)
-    huge.records[0].values = orjson.dumps(["BIG", "x" * 2_500_000])
+    huge.records[0].values = encode_values(["BIG", "x" * 2_500_000])
     done: list[int] = []
 
     def run() -> None:

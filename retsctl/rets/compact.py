@@ -10,9 +10,9 @@ Two paths give identical records for the same bytes:
   bytes (references decoded, JSON escapes added, split on the delimiter, joined with the encoded
   column names) without a ``dict`` or a ``str`` per cell; every other row is decoded as above and
   encoded with orjson. Either way the line is byte for byte :func:`encode_record` of the record.
-  ``json_arrays_with(fields)`` hands out each record as its column names and its values as a
-  JSON array (built the same way, without the names), with the values of a few fields (what a
-  mapping reads) decoded from their cells alone.
+  ``json_values_with(fields)`` hands out each record as its column names and its values escaped
+  the same way (:mod:`retsctl.values`: TAB between them, a plain row's bytes with its delimiter as
+  TAB), with the values of a few fields (what a mapping reads) decoded from their cells alone.
 * The **careful path** feeds lxml's recovering pull parser a repaired stream. It takes over for
   anything the fast path does not expect — CDATA, comments or processing instructions inside a row,
   an unknown element, a STANDARD-XML body — from the row where the surprise appears.
@@ -65,6 +65,7 @@ from retsctl.rets.sanitize import (
     unescape_utf8,
     utf8_chunks,
 )
+from retsctl.values import SEPARATOR, encode_values
 
 TRANSACTION = "Search"
 TAB = "\t"
@@ -273,20 +274,15 @@ _JSON_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\
 _TAB_ESCAPE = (b"\t", b"\\t")
 
 
-def encode_values(record: dict[str, str]) -> bytes:
-    """A record's values as one JSON array (UTF-8), in column order."""
-    return orjson.dumps(list(record.values()))
-
-
-# A record as JSON values: (its column names, :func:`encode_values` of it, {field: value} of the
-# fields asked for that it has).
-JsonArray = tuple[tuple[str, ...], bytes, dict[str, str]]
+# A record as escaped values: (its column names, :func:`retsctl.values.encode_values` of its values,
+# {field: value} of the fields asked for that it has).
+JsonValues = tuple[tuple[str, ...], bytes, dict[str, str]]
 
 
 @dataclass(frozen=True)
 class JsonForm:
     """How records are handed out as JSON: lines (:func:`encode_record`), or, when ``fields`` is
-    given, :data:`JsonArray` tuples."""
+    given, :data:`JsonValues` tuples."""
 
     fields: tuple[str, ...] | None = None
 
@@ -294,7 +290,7 @@ class JsonForm:
         if self.fields is None:
             return encode_record(record)
         values = {name: record[name] for name in self.fields if name in record}
-        return _shared_columns(tuple(record)), encode_values(record), values
+        return _shared_columns(tuple(record)), encode_values(record.values()), values
 
 
 @lru_cache(maxsize=64)
@@ -307,8 +303,9 @@ def _shared_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
 class JsonRowTemplate:
     """The JSON of a COMPACT row built from its UTF-8 bytes: escaped as orjson escapes, split on
     the delimiter, and joined with the encoded column names (a line equal to :func:`encode_record`
-    of the row's record) or into an array (equal to :func:`encode_values`). The values of
-    ``form.fields`` are read back from their escaped cells, together as one JSON array."""
+    of the row's record), or with TAB for delimiter (equal to :func:`retsctl.values.encode_values`
+    of its values). The values of ``form.fields`` are read back from their escaped cells, together
+    as one JSON array."""
 
     def __init__(self, columns: list[str], delimiter: str, form: JsonForm) -> None:
         self.width = len(columns)
@@ -343,7 +340,7 @@ class JsonRowTemplate:
             if raw in data:
                 data = data.replace(raw, escaped)
         if self._arrays:
-            return self._array(data)
+            return self._values_text(data)
         cells = split_cells(data, self._delimiter)
         if len(cells) != self.width:
             return None
@@ -351,10 +348,10 @@ class JsonRowTemplate:
         pieces[1::2] = cells
         return b"".join(pieces)
 
-    def _array(self, data: bytes) -> JsonArray | None:
-        """The escaped row as a :data:`JsonArray` without a bytes object per cell: the cells are
-        counted (as :func:`split_cells` splits), the delimiters replaced, and only the cells up to
-        the last picked one split off."""
+    def _values_text(self, data: bytes) -> JsonValues | None:
+        """The escaped row as :data:`JsonValues` without a bytes object per cell: the cells are
+        counted (as :func:`split_cells` splits), and only the cells up to the last picked one split
+        off; a TAB delimiter stays as it is, another becomes TAB (escaping turned TABs into ``\\t``)."""
         delimiter = self._delimiter
         count = data.count(delimiter) + 1
         if count > 1 and data.startswith(delimiter):
@@ -364,7 +361,7 @@ class JsonRowTemplate:
         if count != self.width:
             return None
         values = self._values(data.split(delimiter, self._cells_to_split)) if self._picked_names else {}
-        return self._columns, b'["' + data.replace(delimiter, b'","') + b'"]', values
+        return self._columns, data if delimiter == SEPARATOR else data.replace(delimiter, SEPARATOR), values
 
     def _values(self, cells: list[bytes]) -> dict[str, str]:
         """The picked fields' values: their escaped cells read back as one JSON array."""
@@ -541,8 +538,8 @@ class SearchReader:
         would give; plain COMPACT rows never become a dict (see the module docstring)."""
         return self._read(JsonForm())
 
-    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
-        """Each record as a :data:`JsonArray`: its columns, its values as JSON, and those of ``fields``."""
+    def json_values_with(self, fields: Iterable[str]) -> Iterator[JsonValues]:
+        """Each record as :data:`JsonValues`: its columns, its escaped values, those of ``fields``."""
         return self._read(JsonForm(tuple(fields)))
 
     def _read(self, form: JsonForm | None) -> Iterator[Any]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol, TypeVar
 
-from retsctl.rets.compact import JsonArray, JsonForm
+from retsctl.rets.compact import JsonForm, JsonValues
 from retsctl.rets.dmql import and_all
 from retsctl.rets.replies import RetsError, RetsNetworkError, RetsReplyAuthError, RetsReplyError
 
@@ -48,7 +48,7 @@ class SearchPage(Protocol):
 
     def json_lines(self) -> Iterator[bytes]: ...
 
-    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]: ...
+    def json_values_with(self, fields: Iterable[str]) -> Iterator[JsonValues]: ...
 
 
 PageOpener = Callable[[dict[str, str]], AbstractContextManager[SearchPage]]
@@ -176,10 +176,10 @@ class SearchResult:
         """
         return self._as_json(JsonForm())
 
-    def json_arrays_with(self, fields: Iterable[str]) -> Iterator[JsonArray]:
-        """Each record as its columns, its values as a JSON array (built as :meth:`json_lines`
-        builds lines), and the values of those of ``fields`` it has: what a store keeps and a
-        mapping reads, without a dict of every field."""
+    def json_values_with(self, fields: Iterable[str]) -> Iterator[JsonValues]:
+        """Each record as its columns, its values escaped as JSON strings with a TAB between them
+        (:mod:`retsctl.values`; built as :meth:`json_lines` builds lines), and the values of those
+        of ``fields`` it has: what a store keeps and a mapping reads, without a dict of every field."""
         return self._as_json(JsonForm(tuple(fields)))
 
     def _as_json(self, form: JsonForm) -> Iterator[Any]:
@@ -291,7 +291,7 @@ class SearchResult:
         if form is None:
             items, first = iter(page), first_page.first
         else:
-            items = page.json_lines() if form.fields is None else page.json_arrays_with(form.fields)
+            items = page.json_lines() if form.fields is None else page.json_values_with(form.fields)
             first = None if first_page.first is None else form.of_record(first_page.first)
         for seen, item in enumerate(items, 1):
             if seen == 1 and item == first:

@@ -16,6 +16,7 @@ from sqlite_utils.migrations import Migrations
 
 from retsctl import config
 from retsctl.store.raw import columns_json, record_hash
+from retsctl.values import encode_values
 
 MIGRATIONS = Migrations("retsctl")
 PAGE_SIZE = 32768
@@ -135,15 +136,15 @@ def _store_raw_json_once(db: Database) -> None:
 
 @MIGRATIONS(name="0004_raw_value_arrays")
 def _store_raw_values_against_column_lists(db: Database) -> None:
-    """Raw records are written as JSON arrays of values against a column list (``raw_columns``):
-    half the bytes (see :mod:`retsctl.store.raw`). ``source_modified`` keeps the timestamp field as
+    """Raw records are written as their values against a column list (``raw_columns``): half the
+    bytes (see :mod:`retsctl.store.raw`). ``source_modified`` keeps the timestamp field as
     sent, which keys-first compares with the server's.
 
     Records cached before keep their JSON object (``columns_id`` NULL) and get the new hash of the
     same record, so the next sync finds them unchanged; a mapped row made from its raw record's
     current version points at that hash, one that lagged behind keeps none (it is rewritten).
-    The view puts each array's names back in plain SQLite, for any reader of the file (about 0.1 ms
-    a row at 160 fields: reading all of ``raw`` through it is slower than reading mapped columns).
+    The view puts names and values back together in plain SQLite, for any reader of the file (about
+    0.2 ms a row at 160 fields: reading all of ``raw`` through it is slower than reading mapped columns).
     """
     db.conn.create_function("retsctl_object_hash", 1, _object_hash, deterministic=True)
     db.executescript(
@@ -162,8 +163,10 @@ def _store_raw_values_against_column_lists(db: Database) -> None:
         SELECT p.team_id, p.source, p.external_id, p.address, p.list_price, p.bedrooms, p.bathrooms,
             p.square_feet, p.year_built, p.status, p.description, p.photo_urls, p.source_key, p.modified_at,
             CASE WHEN r.columns_id IS NULL THEN r.record ELSE (
-                SELECT json_group_object(c.value, json_extract(r.record, '$[' || c.key || ']'))
-                FROM raw_columns rc, json_each(rc.columns) c WHERE rc.id = r.columns_id
+                SELECT json_group_object(c.value, json_extract(a.values_array, '$[' || c.key || ']'))
+                FROM (SELECT '["' || replace(r.record, char(9), '","') || '"]' AS values_array) a,
+                    raw_columns rc, json_each(rc.columns) c
+                WHERE rc.id = r.columns_id
             ) END AS raw, p.synced_at, p.deleted_at
         FROM property_rows p
         LEFT JOIN raw_records r ON r.source = p.source AND r.resource = p.resource AND r.key = p.source_key;
@@ -174,7 +177,7 @@ def _store_raw_values_against_column_lists(db: Database) -> None:
 def _object_hash(record: str) -> str:
     """:func:`record_hash` of a record stored as a JSON object: its keys and values apart."""
     parsed: dict[str, str] = orjson.loads(record)
-    return record_hash(columns_json(tuple(parsed)), orjson.dumps(list(parsed.values())))
+    return record_hash(columns_json(tuple(parsed)), encode_values(parsed.values()))
 
 
 def _use_large_pages(db: Database) -> None:

@@ -1,4 +1,5 @@
-"""Raw records as stored: each record's values as a JSON array, against its list of column names.
+"""Raw records as stored: each record's values (:mod:`retsctl.values`: escaped as JSON strings,
+TAB between them) against its list of column names.
 
 A record's JSON object repeats every field name. Stored as values alone, with the names once per
 column list (table ``raw_columns``), a listing takes half the bytes, and a sync writes half as much.
@@ -14,6 +15,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import orjson
+
+from retsctl.values import decode_values
 
 if TYPE_CHECKING:
     from sqlite_utils import Database
@@ -94,7 +97,6 @@ def _names(columns: str) -> list[str]:
 
 def raw_object(record: str, columns: str | None) -> dict[str, str]:
     """A stored raw record as a dict: values zipped with their column list, or an older object."""
-    values = orjson.loads(record)
     if columns is None:
-        return values  # type: ignore[no-any-return]
-    return dict(zip(_names(columns), values, strict=True))
+        return orjson.loads(record)  # type: ignore[no-any-return]
+    return dict(zip(_names(columns), decode_values(record), strict=True))

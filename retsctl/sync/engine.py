@@ -22,7 +22,7 @@ from retsctl.mapping.server import validate_with_server
 from retsctl.mapping.transforms import RecordRejected
 from retsctl.mapping.validate import ERROR, Problem
 from retsctl.rets import Session
-from retsctl.rets.compact import JsonArray
+from retsctl.rets.compact import JsonValues
 from retsctl.rets.dmql import and_all, any_of, modified_since
 from retsctl.rets.replies import RetsError, RetsReplyError
 from retsctl.rets.search import OFFSET_REFUSED_CODES
@@ -128,7 +128,7 @@ class SyncRun:
         self.sink = sink
         self.progress = progress or (lambda _event: None)
         self.store = RecordStore(db, feed)
-        # What staging reads of each record; the rest of it travels as its JSON array of values only.
+        # What staging reads of each record; the rest of it travels as its escaped values only.
         self._fields = tuple(sorted(mapping.source_fields() | {mapping.key_field, mapping.timestamp_field}))
         self.runs = RunLog(db)
         self.quality = QualityReport()
@@ -262,7 +262,7 @@ class SyncRun:
             offset=plan.start_offset if plan.start_offset > 1 else None, page_size=self.options.page_size,
         )
         processed = 0
-        for batch in self._batches(result.json_arrays_with(self._fields), lambda: result.pages):
+        for batch in self._batches(result.json_values_with(self._fields), lambda: result.pages):
             processed += len(batch)
             self._pages = result.pages
             offset = plan.start_offset + processed if result.strategy == "offset" else 1
@@ -272,7 +272,7 @@ class SyncRun:
         self.quality.warnings += result.warnings
         self._store_batch([], plan, next_offset=plan.start_offset + processed, total=result.count)
 
-    def _batches(self, records: Iterable[JsonArray], pages: Callable[[], int]) -> Iterator[list[StagedRecord]]:
+    def _batches(self, records: Iterable[JsonValues], pages: Callable[[], int]) -> Iterator[list[StagedRecord]]:
         """Staged records in batches that never span two server pages (a checkpoint per page)."""
         batch: list[StagedRecord] = []
         page = pages()
@@ -286,10 +286,10 @@ class SyncRun:
         if batch:
             yield batch
 
-    def _stage(self, columns: tuple[str, ...], values_json: bytes, values: dict[str, str]) -> StagedRecord:
-        """One record from its columns, its values' JSON and the values the mapping reads."""
+    def _stage(self, columns: tuple[str, ...], escaped: bytes, values: dict[str, str]) -> StagedRecord:
+        """One record from its columns, its escaped values and the values the mapping reads."""
         key = values.get(self.mapping.key_field, "")
-        staged = StagedRecord(key, None, columns, values_json, source_modified=values.get(self.mapping.timestamp_field))
+        staged = StagedRecord(key, None, columns, escaped, source_modified=values.get(self.mapping.timestamp_field))
         try:
             row = self.mapping.apply(values)
         except RecordRejected as rejected:
@@ -371,7 +371,7 @@ class SyncRun:
             keys = stale[start : start + self.options.key_batch]
             query = and_all(any_of(self.mapping.key_field, keys), self.mapping.base_filter or "")
             records = self.session.search(self.mapping.resource, self.mapping.class_name, query,
-                                          format=self.mapping.format).json_arrays_with(self._fields)
+                                          format=self.mapping.format).json_values_with(self._fields)
             for batch in self._batches(records, lambda: 0):
                 self._store_batch(batch, plan, next_offset=1, total=len(stale))
         self._commit_outstanding()
