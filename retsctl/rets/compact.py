@@ -317,7 +317,7 @@ class JsonRowTemplate:
         pieces.append(b'"}\n')
         self._pieces = pieces
         self._columns = tuple(columns)
-        self._arrays = form.fields is not None
+        self._as_values = form.fields is not None
         self._picked_names = [name for name in form.fields or () if name in columns]
         indexes = [columns.index(name) for name in self._picked_names]
         self._picked_cells = _cells_getter(indexes)
@@ -339,7 +339,7 @@ class JsonRowTemplate:
         for raw, escaped in self._escapes:
             if raw in data:
                 data = data.replace(raw, escaped)
-        if self._arrays:
+        if self._as_values:
             return self._values_text(data)
         cells = split_cells(data, self._delimiter)
         if len(cells) != self.width:

@@ -63,7 +63,8 @@ class SyncOptions:
     batch_size: int = 200  # records a transaction (and checkpoint); batches never span two server pages
     key_batch: int = 200
     mapping_path: str = ""
-    # Records committed inline before a writer process takes over the commits (None: never; sync/writer.py).
+    # Records committed inline before a writer process takes over the commits (a full sync starts one
+    # at once; None: never; see sync/writer.py).
     writer_after: int | None = PROCESS_AFTER
 
 

@@ -2,10 +2,11 @@
 
 Committing a page (classify it against the cache; write raw records, mapped rows and outbox
 entries, its rejections and the checkpoint after it, in one transaction) costs about as much CPU
-as fetching and mapping it. A long pull therefore hands its pages to a writer process once it has
-committed a thousand records itself, so the two overlap on two cores; until that process is ready,
-and in runs that never get that far, pages are committed inline. Runs that fetch photos commit
-inline throughout: photos are fetched for the changed records, which only the classification knows.
+as fetching and mapping it. A long pull therefore hands its pages to a writer process (a full sync
+from its first page, any other run once it has committed a thousand records itself), so the two
+overlap on two cores; until that process is ready, and in runs that never get that far, pages are
+committed inline. Runs that fetch photos commit inline throughout: photos are fetched for the
+changed records, which only the classification knows.
 
 Pages are committed in the order they were fetched, each with its checkpoint, wherever that
 happens, so a killed run resumes from its last committed page. A writer process whose run died
