@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from retsctl.rets.compact import JsonForm, SearchReader, encode_record, parse_delimiter, split_cells
 from retsctl.rets.replies import Reply, RetsProtocolError, RetsReplyAuthError, RetsReplyError
 from retsctl.rets.sanitize import RepairCounts
-from retsctl.values import decode_values
+from retsctl.rets.values import decode_values
 
 
 def compact(*rows: str, columns: str = "\tA\tB\t", head: str = "", tail: str = "", delimiter: str = '<DELIMITER value="09"/>') -> bytes:

@@ -173,3 +173,10 @@ def test_the_marks_are_gone_once_sqlite_utils_is_imported() -> None:
              "db['t'].count)")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["None", "None", "False", "False", "1"]
+
+
+def test_the_writer_process_imports_no_http_or_xml() -> None:
+    """The writer process starts with its module alone: the store and the escaped-values codec."""
+    loaded = _loaded_by_importing("retsctl.sync.writer")
+    assert {"retsctl.store.records", "retsctl.rets.values", "sqlite_utils"} <= set(loaded)
+    assert _heavy(loaded, ("requests", "lxml", "retsctl.rets.session", "retsctl.mapping", "typer", "rich")) == []

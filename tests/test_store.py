@@ -12,10 +12,10 @@ from sqlite_utils import Database
 from sqlite_utils.db import View
 
 from retsctl.properties import ALL_COLUMNS, PropertyRow
+from retsctl.rets.values import encode_values
 from retsctl.store.db import MIGRATIONS, PAGE_SIZE, open_db
 from retsctl.store.outbox import Outbox
 from retsctl.store.records import Feed, RecordStore, StagedRecord
-from retsctl.values import encode_values
 
 SOURCE = "http://mls.example/rets/Login"
 NOW = "2026-03-01T12:00:00Z"

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retsctl.values import decode_values, encode_values
+from retsctl.rets.values import decode_values, encode_values
 
 VALUES = st.lists(st.text(alphabet=st.characters(exclude_categories=["Cs"])), min_size=1, max_size=8)
 

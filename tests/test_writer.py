@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from retsctl.rets.values import encode_values
 from retsctl.store.db import open_db
 from retsctl.store.records import Feed, StagedRecord
 from retsctl.store.runs import Checkpoint, RunLog
 from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, PageWriter, _pages_in_groups
-from retsctl.values import encode_values
 
 FEED = Feed("http://mls.example/rets/Login", "Property", "RES", "team-1")
 COLUMNS = ("ListingKey", "ListPrice")

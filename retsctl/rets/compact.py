@@ -11,7 +11,7 @@ Two paths give identical records for the same bytes:
   column names) without a ``dict`` or a ``str`` per cell; every other row is decoded as above and
   encoded with orjson. Either way the line is byte for byte :func:`encode_record` of the record.
   ``json_values_with(fields)`` hands out each record as its column names and its values escaped
-  the same way (:mod:`retsctl.values`: TAB between them, a plain row's bytes with its delimiter as
+  the same way (:mod:`retsctl.rets.values`: TAB between them, a plain row's bytes with its delimiter as
   TAB), with the values of a few fields (what a mapping reads) decoded from their cells alone.
 * The **careful path** feeds lxml's recovering pull parser a repaired stream. It takes over for
   anything the fast path does not expect — CDATA, comments or processing instructions inside a row,
@@ -65,7 +65,7 @@ from retsctl.rets.sanitize import (
     unescape_utf8,
     utf8_chunks,
 )
-from retsctl.values import SEPARATOR, encode_values
+from retsctl.rets.values import SEPARATOR, encode_values
 
 TRANSACTION = "Search"
 TAB = "\t"
@@ -274,7 +274,7 @@ _JSON_ESCAPES = ((b"\\", b"\\\\"), (b'"', b'\\"'), (b"\n", b"\\n"), (b"\r", b"\\
 _TAB_ESCAPE = (b"\t", b"\\t")
 
 
-# A record as escaped values: (its column names, :func:`retsctl.values.encode_values` of its values,
+# A record as escaped values: (its column names, :func:`retsctl.rets.values.encode_values` of its values,
 # {field: value} of the fields asked for that it has).
 JsonValues = tuple[tuple[str, ...], bytes, dict[str, str]]
 
@@ -303,7 +303,7 @@ def _shared_columns(columns: tuple[str, ...]) -> tuple[str, ...]:
 class JsonRowTemplate:
     """The JSON of a COMPACT row built from its UTF-8 bytes: escaped as orjson escapes, split on
     the delimiter, and joined with the encoded column names (a line equal to :func:`encode_record`
-    of the row's record), or with TAB for delimiter (equal to :func:`retsctl.values.encode_values`
+    of the row's record), or with TAB for delimiter (equal to :func:`retsctl.rets.values.encode_values`
     of its values). The values of ``form.fields`` are read back from their escaped cells, together
     as one JSON array."""
 

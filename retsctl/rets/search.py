@@ -178,7 +178,7 @@ class SearchResult:
 
     def json_values_with(self, fields: Iterable[str]) -> Iterator[JsonValues]:
         """Each record as its columns, its values escaped as JSON strings with a TAB between them
-        (:mod:`retsctl.values`; built as :meth:`json_lines` builds lines), and the values of those
+        (:mod:`retsctl.rets.values`; built as :meth:`json_lines` builds lines), and the values of those
         of ``fields`` it has: what a store keeps and a mapping reads, without a dict of every field."""
         return self._as_json(JsonForm(tuple(fields)))
 

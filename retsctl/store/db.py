@@ -15,8 +15,8 @@ from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from retsctl import config
+from retsctl.rets.values import encode_values
 from retsctl.store.raw import columns_json, record_hash
-from retsctl.values import encode_values
 
 MIGRATIONS = Migrations("retsctl")
 PAGE_SIZE = 32768

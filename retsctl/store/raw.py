@@ -1,4 +1,4 @@
-"""Raw records as stored: each record's values (:mod:`retsctl.values`: escaped as JSON strings,
+"""Raw records as stored: each record's values (:mod:`retsctl.rets.values`: escaped as JSON strings,
 TAB between them) against its list of column names.
 
 A record's JSON object repeats every field name. Stored as values alone, with the names once per
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from retsctl.values import decode_values
+from retsctl.rets.values import decode_values
 
 if TYPE_CHECKING:
     from sqlite_utils import Database

@@ -92,7 +92,7 @@ class StagedRecord:
     key: str
     modified_at: str | None  # the mapped row's (normalised) modification time
     columns: Columns
-    values: bytes  # retsctl.values' escaped values (UTF-8) in ``columns`` order: what raw_records.record holds
+    values: bytes  # escaped values (retsctl.rets.values; UTF-8) in ``columns`` order: what raw_records.record holds
     row: PropertyRow | None = None
     source_modified: str | None = None  # the timestamp field as sent (what keys-first compares)
     raw_hash: str = ""
