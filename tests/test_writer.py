@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import pickle
 import queue
 import threading
 import time
@@ -13,7 +15,15 @@ from retsctl.rets.values import encode_values
 from retsctl.store.db import open_db
 from retsctl.store.records import Feed, StagedRecord
 from retsctl.store.runs import Checkpoint, RunLog
-from retsctl.sync.writer import GROUP_PAGES, PageCommitter, PageWrite, PageWriter, _pages_in_groups
+from retsctl.sync.writer import (
+    GROUP_PAGES,
+    Inbox,
+    PageCommitter,
+    PageWrite,
+    PageWriter,
+    _pages_in_groups,
+    _read_pages,
+)
 
 FEED = Feed("http://mls.example/rets/Login", "Property", "RES", "team-1")
 COLUMNS = ("ListingKey", "ListPrice")
@@ -26,13 +36,38 @@ def _page(keys: list[str], offset: int) -> PageWrite:
 
 
 def test_waiting_pages_are_taken_together_up_to_a_group_and_the_stop_sign_ends_them() -> None:
-    inbox: queue.Queue[bytes | None] = queue.Queue()
-    for n in range(GROUP_PAGES + 2):
-        inbox.put(b"%d" % n)
-    inbox.put(None)
-    inbox.put(b"never read")
-    groups = list(_pages_in_groups(inbox))
-    assert groups == [[b"%d" % n for n in range(GROUP_PAGES)], [b"%d" % GROUP_PAGES, b"%d" % (GROUP_PAGES + 1)]]
+    pages = [_page([f"K{n}"], n) for n in range(GROUP_PAGES + 2)]
+    inbox: Inbox = queue.Queue()
+    for page in [*pages, None, _page(["never read"], 99)]:
+        inbox.put(page)
+    assert list(_pages_in_groups(inbox)) == [pages[:GROUP_PAGES], pages[GROUP_PAGES:]]
+
+
+def test_what_stopped_the_reader_comes_out_after_the_pages_before_it() -> None:
+    inbox: Inbox = queue.Queue()
+    first = _page(["K1"], 1)
+    inbox.put(first)
+    inbox.put(MemoryError("a page too large"))
+    groups = _pages_in_groups(inbox)
+    assert next(groups) == [first]
+    with pytest.raises(MemoryError, match="too large"):
+        next(groups)
+
+
+def _read_all(stream: bytes) -> list[object]:
+    inbox: Inbox = queue.Queue()
+    _read_pages(io.BytesIO(stream), inbox)
+    return [inbox.get() for _ in range(inbox.qsize())]
+
+
+def test_the_reader_ends_at_a_page_cut_short_and_passes_on_a_malformed_one() -> None:
+    page = _page(["K1"], 1)
+    whole = pickle.dumps(([r.fields(FEED.resource) for r in page.records], page.rejections, page.checkpoint, page.now))
+    read = _read_all(whole + whole[: len(whole) // 2])  # the run died while sending the second page
+    assert [type(item) for item in read] == [PageWrite, type(None)]
+    assert read[0].records[0].key == "K1"  # type: ignore[union-attr]
+    [failure] = _read_all(pickle.dumps(("not", "a", "page")))
+    assert isinstance(failure, ValueError)
 
 
 def test_a_group_is_one_transaction_ending_with_the_last_checkpoint(tmp_path: Path) -> None:
@@ -65,7 +100,7 @@ def test_many_small_pages_then_a_large_one_do_not_deadlock_the_pipes(tmp_path: P
         time.sleep(0.01)
     assert writer.process_ready()
     huge = _page(["BIG"], 2)
-    huge.records[0].values = encode_values(["BIG", "x" * 2_500_000])
+    huge.records = [StagedRecord("BIG", None, COLUMNS, encode_values(["BIG", "x" * 2_500_000]))]
     done: list[int] = []
 
     def run() -> None:

@@ -12,7 +12,6 @@ from retsctl.cli.connection import ConnectionOptions, connection_options
 from retsctl.cli.db import db_app
 from retsctl.cli.mapping_cmd import mapping_app
 from retsctl.cli.secrets_cmd import secrets_app
-from retsctl.process import skip_unused_optional_imports
 
 app = typer.Typer(
     name="retsctl",
@@ -62,5 +61,4 @@ app.add_typer(secrets_app, name="secrets")
 
 def main() -> None:
     """Console-script entry point."""
-    skip_unused_optional_imports()
     app()

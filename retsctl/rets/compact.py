@@ -311,16 +311,12 @@ class JsonRowTemplate:
         self.width = len(columns)
         self._delimiter = delimiter.encode(UTF8)
         self._escapes = _JSON_ESCAPES if delimiter == TAB else (*_JSON_ESCAPES, _TAB_ESCAPE)
-        pieces: list[bytes | None] = []
-        for n, name in enumerate(columns):
-            pieces += (b'",' if n else b"{") + orjson.dumps(name) + b':"', None
-        pieces.append(b'"}\n')
-        self._pieces = pieces
         self._columns = tuple(columns)
         self._as_values = form.fields is not None
+        self._pieces = [] if self._as_values else _line_pieces(columns)
         self._picked_names = [name for name in form.fields or () if name in columns]
         indexes = [columns.index(name) for name in self._picked_names]
-        self._picked_cells = _cells_getter(indexes)
+        self._picked_cells = _cells_getter(indexes) if indexes else None
         self._cells_to_split = max(indexes, default=-1) + 1  # the picked cells are among the first ones
 
     @staticmethod
@@ -360,21 +356,32 @@ class JsonRowTemplate:
             data, count = data[:-1], count - 1
         if count != self.width:
             return None
-        values = self._values(data.split(delimiter, self._cells_to_split)) if self._picked_names else {}
+        values = {} if self._picked_cells is None else self._values(data.split(delimiter, self._cells_to_split))
         return self._columns, data if delimiter == SEPARATOR else data.replace(delimiter, SEPARATOR), values
 
     def _values(self, cells: list[bytes]) -> dict[str, str]:
         """The picked fields' values: their escaped cells read back as one JSON array."""
+        assert self._picked_cells is not None
         array = b'["' + b'","'.join(self._picked_cells(cells)) + b'"]'
         return dict(zip(self._picked_names, orjson.loads(array)))  # noqa: B905 (one value a name, by construction)
 
 
+def _line_pieces(columns: list[str]) -> list[bytes | None]:
+    """A JSON line's fixed pieces (``{"name":"`` and ``","name":"``) with a gap for each cell."""
+    pieces: list[bytes | None] = []
+    for n, name in enumerate(columns):
+        pieces += (b'",' if n else b"{") + orjson.dumps(name) + b':"', None
+    pieces.append(b'"}\n')
+    return pieces
+
+
 def _cells_getter(indexes: list[int]) -> Callable[[list[bytes]], Sequence[bytes]]:
-    """The cells at ``indexes``, always as a sequence (``itemgetter`` of one index returns the item)."""
+    """The cells at ``indexes`` (at least one), always as a sequence (``itemgetter`` of one index
+    returns the item itself)."""
     if len(indexes) == 1:
         only = indexes[0]
         return lambda cells: (cells[only],)
-    return itemgetter(*indexes) if indexes else lambda _cells: ()
+    return itemgetter(*indexes)
 
 
 _WRAPPER = re.compile(r"RETS-RESPONSE|RE[A-Z][a-z]\w*")

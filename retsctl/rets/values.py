@@ -3,7 +3,8 @@ string (escaped as orjson escapes it), with a TAB between them.
 
 A TAB inside a value is escaped (``\\t``), so the TABs split the values exactly; a COMPACT row
 whose delimiter is TAB becomes this text without being split at all. Wrapped in ``["`` and ``"]``
-with every TAB replaced by ``","``, the text is the JSON array of the values.
+with every TAB replaced by ``","``, the text is the JSON array of the values. A record has at
+least one value (no values and one empty value would read the same).
 """
 
 from __future__ import annotations

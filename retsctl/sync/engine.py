@@ -156,9 +156,9 @@ class SyncRun:
             )
             if plan.resumed_from:
                 self.runs.mark_interrupted(plan.resumed_from)
-            if plan.mode == "full":  # the whole feed: worth a writer process from the first page
-                self.writer.start_process()
         try:
+            if plan.mode == "full" and not self.options.dry_run:  # the whole feed: a writer process from the start
+                self.writer.start_process()
             with bulk_writes(self.db):
                 try:
                     self._pull(plan)

@@ -152,10 +152,16 @@ class PageWriter:
     def start_process(self) -> None:
         """Start the writer process now (where one may take over): a run that knows it is long
         has it ready by its first page."""
-        if self._path is not None and self._process is None:
+        if self._path is None or self._process is not None:
+            return
+        try:
             self._process = _WriterProcess(self._path, self._feed)
-            self._process_id = self._process.pid
-            log.info("a writer process (pid %s) takes over the commits once it is ready", self._process_id)
+        except OSError as error:  # no process to be had (limits, memory): the run commits its pages itself
+            log.warning("no writer process (%s); the run commits its pages itself", error)
+            self._path = None
+            return
+        self._process_id = self._process.pid
+        log.info("a writer process (pid %s) takes over the commits once it is ready", self._process_id)
 
     def _process_taking_over(self) -> bool:
         assert self._process is not None
@@ -250,14 +256,20 @@ class _WriterProcess:
         return received
 
     def close(self) -> list[PageOutcome]:
-        """Commit what was sent, then stop (a process that got no page yet is simply stopped)."""
+        """Commit what was sent, then stop (a process that got no page yet is simply stopped).
+
+        Answers are read until the process is gone: a page written just before an interruption
+        (not counted as sent) may have been committed too."""
         with suppress(OSError):  # a process that is gone cannot read the end of the pipe
             self._pages.close()
         try:
             if not self._sent:
                 self._process.kill()
-            while self._done < self._sent:
-                self._receive()
+            with suppress(EOFError):
+                while True:
+                    self._handle(self._results.recv())
+            if self._done < self._sent:
+                raise self._died()
         finally:
             self._process.wait()
             self._results.close()
@@ -276,6 +288,9 @@ class _WriterProcess:
             message = self._results.recv()
         except EOFError:
             raise self._died() from None
+        self._handle(message)
+
+    def _handle(self, message: object) -> None:
         if message == READY:
             self._ready = True
         elif isinstance(message, _Failure):
@@ -294,10 +309,11 @@ class _WriterProcess:
         return self._failure
 
 
-# The child gets the run's import path (so it imports the same retsctl), and sqlite-utils without
-# the data-frame libraries it would load for nothing.
+# The child gets the run's import path (so it imports the same retsctl). sqlite-utils imports numpy
+# and pandas when they are installed (to accept their values in inserts; the writer passes none):
+# this process marks them absent for good (about 50 ms and 12 MB where they are installed).
 _ENTRY = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-          "from retsctl.process import skip_unused_optional_imports; skip_unused_optional_imports(); "
+          "sys.modules.update(numpy=None, pandas=None); "
           "from retsctl.sync.writer import serve; serve(int(sys.argv[2]), int(sys.argv[3]))")
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|DSN", re.IGNORECASE)
 
@@ -322,44 +338,64 @@ def serve(pages_fd: int, results_fd: int) -> None:
     run_process = os.getppid()
     path, feed = pickle.load(pages)
     db = open_db(Path(path))
-    inbox: queue.Queue[PageWrite | None] = queue.Queue(QUEUED_PAGES)
+    inbox: Inbox = queue.Queue(QUEUED_PAGES)
     threading.Thread(target=_read_pages, args=(pages, inbox), daemon=True).start()
     with bulk_writes(db), suppress(BrokenPipeError):  # a run that is gone reads no answer
         committer = PageCommitter(db, feed)
         results.send(READY)
-        for group in _pages_in_groups(inbox):
-            if os.getppid() != run_process:
-                break
-            try:
+        try:
+            for group in _pages_in_groups(inbox):
+                if os.getppid() != run_process:
+                    break
                 results.send(committer.commit(group))
-            except Exception as error:  # reported to the run, which fails with it
-                results.send(_Failure(f"{type(error).__name__}: {error}", traceback.format_exc()))
-                break
+        except Exception as error:  # reported to the run, which fails with it
+            details = "".join(traceback.format_exception(error))
+            results.send(_Failure(f"{type(error).__name__}: {error}", details))
 
 
-def _pages_in_groups(inbox: queue.Queue[PageWrite | None]) -> Iterator[list[PageWrite]]:
+# What the reader thread hands the committer: a page, None at the end of the pages, or what stopped it.
+Inbox = queue.Queue[PageWrite | BaseException | None]
+
+
+def _pages_in_groups(inbox: Inbox) -> Iterator[list[PageWrite]]:
     """Pages as they arrive, those already waiting taken together: a writer that fell behind
-    catches up in fewer, larger transactions."""
-    while (first := inbox.get()) is not None:
-        group = [first]
-        while len(group) < GROUP_PAGES:
-            try:
-                data = inbox.get_nowait()
-            except queue.Empty:
-                break
-            if data is None:
-                yield group
-                return
-            group.append(data)
-        yield group
+    catches up in fewer, larger transactions. Raises what stopped the reader."""
+    after: object = _MORE
+    while after is _MORE:
+        group, after = _take_group(inbox)
+        if group:
+            yield group
+    if isinstance(after, BaseException):
+        raise after
 
 
-def _read_pages(pages: BinaryIO, inbox: queue.Queue[PageWrite | None]) -> None:
+_MORE = object()  # after a group: nothing else was waiting yet, pages go on
+
+
+def _take_group(inbox: Inbox) -> tuple[list[PageWrite], object]:
+    """The next pages (the first waited for, the rest already waiting, GROUP_PAGES at most) and
+    what comes after them: :data:`_MORE`, None (the end) or what stopped the reader."""
+    group: list[PageWrite] = []
+    item = inbox.get()
+    while isinstance(item, PageWrite):
+        group.append(item)
+        if len(group) == GROUP_PAGES:
+            return group, _MORE
+        try:
+            item = inbox.get_nowait()
+        except queue.Empty:
+            return group, _MORE
+    return group, item
+
+
+def _read_pages(pages: BinaryIO, inbox: Inbox) -> None:
     """Read pages off the pipe while the previous ones are committed; None at its end (or at a
-    page cut short: the run died while sending it)."""
+    page cut short: the run died while sending it); any other failure is passed on."""
     try:
         while True:
             records, rejections, checkpoint, now = pickle.load(pages)
             inbox.put(PageWrite([StagedRecord(*fields) for fields in records], rejections, checkpoint, now))
     except (EOFError, OSError, pickle.UnpicklingError):
         inbox.put(None)
+    except BaseException as error:  # handed to the committer, which reports it
+        inbox.put(error)
