@@ -23,9 +23,9 @@ from retsctl.store.raw import ColumnLists, Columns, values_hash
 KEY_LOOKUP_SLICE = 500
 RAW_COLUMNS = ("source", "resource", "class_name", "key", "modified_at", "record", "record_hash", "run_id",
                "fetched_at", "deleted_at", "columns_id", "source_modified")
-# The mapped columns as stored: the record's JSON lives in raw_records only, found again by resource.
-# record_hash: the raw version this team's row was mapped from (raw_records are shared between teams).
 # A mapped row as it travels to the store (see stored_row); the write adds when, and that it is live.
+# The record itself lives in raw_records only, found again by resource; record_hash names the raw
+# version this team's row was mapped from (raw_records are shared between teams).
 STORED_ROW_COLUMNS = ("resource", *(name for name in ALL_COLUMNS if name not in ("raw", "synced_at", "deleted_at")),
                       "record_hash")
 PROPERTY_ROW_COLUMNS = (*STORED_ROW_COLUMNS, "synced_at", "deleted_at")
@@ -85,8 +85,8 @@ class StagedRecord:
     """One fetched record on its way into the cache: raw always, mapped row when it mapped.
 
     Small enough to hand to a writer process: the record travels as its columns (a tuple the
-    records of a page share) and its values as JSON, the row without ``raw``, and its hash (taken
-    where it is staged, as the writer process is the busier one).
+    records of a page share) and its escaped values, the row without ``raw`` (as ``stored_row``
+    makes it), and its hash (taken where it is staged, beside the fetching).
     """
 
     key: str
