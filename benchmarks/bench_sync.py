@@ -24,7 +24,7 @@ and N outbox rows; the incremental run must insert and update nothing.
 
 With ``--repeat R`` the five steps run R rounds in turn; each step's fastest good run counts, with
 the highest peak of its good runs. Each full sync goes into a fresh home, deleted after its round
-(about 6 KB a listing on disk).
+(about 5 KB a listing on disk).
 
 Goals (issue 3): each full sync reaches at least half the floor's records/s; every sync peaks under
 120 MB (its RSS plus its writer process's); the incremental run takes under 5% of the full sync's

@@ -125,6 +125,30 @@ def test_the_stub_numpy_is_what_sqlite_utils_finds(stub_numpy: Path) -> None:
     assert stub_numpy.exists()
 
 
+def test_a_sync_process_leaves_numpy_alone(simulator, conn, tmp_path, stub_numpy: Path) -> None:
+    """A real ``retsctl sync`` imports sqlite-utils with numpy and pandas marked absent."""
+    env = os.environ | {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "RETSCTL_HOME": str(tmp_path)}
+    mapping = tmp_path / "sim.toml"
+    init = subprocess.run([sys.executable, "-m", "retsctl", "mapping", "init", "--resource", "Property", "--class",
+                           "RES", "--out", str(mapping), *conn], env=env, capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr[-2000:]
+    stub_numpy.unlink(missing_ok=True)  # mapping init may load them: it is not what this test is about
+    done = subprocess.run([sys.executable, "-m", "retsctl", "sync", "--mapping", str(mapping), *conn, "--no-photos",
+                           "--no-push", "--json"], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["fetched"] > 0
+    assert not stub_numpy.exists()
+
+
+def test_the_marks_are_taken_back_once_sqlite_utils_is_imported() -> None:
+    """psycopg (which a push loads) tests ``"numpy" in sys.modules``: the marks must not stay."""
+    probe = ("import sys; from retsctl.cli.sync_cmd import import_sqlite_utils_without_data_frames as lean; lean(); "
+             "import sqlite_utils.db as d; print(d.np, d.pd, 'numpy' in sys.modules, 'pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["None", "None", "False", "False"]
+
+
 def test_the_writer_process_leaves_numpy_alone(tmp_path, monkeypatch, stub_numpy: Path) -> None:
     """The writer process marks numpy and pandas absent before sqlite-utils looks for them (it is
     started with the run's import path, where the stub comes first)."""
