@@ -82,7 +82,7 @@ def test_migrating_a_0002_database_keeps_every_row_and_its_raw_json(db_0002: Dat
     db = open_db(tmp_path / "retsctl.db")
     assert db.execute(CONTRACT_SNAPSHOT).fetchall() == before
     assert db.execute("PRAGMA page_size").fetchone()[0] == 4096  # an existing file keeps its pages
-    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0004_raw_value_arrays"
+    assert [m.name for m in MIGRATIONS.applied(db)][-1] == "0004_raw_values_by_column_list"
     hashes = db.execute("SELECT p.record_hash = r.record_hash FROM property_rows p JOIN raw_records r "
                         "ON r.source = p.source AND r.resource = p.resource AND r.key = p.source_key").fetchall()
     assert hashes == [(1,)] * 3
@@ -194,7 +194,7 @@ def test_0004_keeps_old_records_as_objects_with_the_hash_a_new_fetch_gets(tmp_pa
     (the next sync rewrites it)."""
     db = Database(tmp_path / "retsctl.db")
     db.enable_wal()
-    MIGRATIONS.apply(db, stop_before="0004_raw_value_arrays")
+    MIGRATIONS.apply(db, stop_before="0004_raw_values_by_column_list")
     feed = Feed(SOURCE, "Property", "RES", "team-1")
     current, lagging = raw_record("K1", ListPrice="1"), raw_record("K2", ListPrice="2")
     for key, record, row_hash in (("K1", current, "old-K1"), ("K2", lagging, "older-K2")):

@@ -134,7 +134,7 @@ def _store_raw_json_once(db: Database) -> None:
     )
 
 
-@MIGRATIONS(name="0004_raw_value_arrays")
+@MIGRATIONS(name="0004_raw_values_by_column_list")
 def _store_raw_values_against_column_lists(db: Database) -> None:
     """Raw records are written as their values against a column list (``raw_columns``): half the
     bytes (see :mod:`retsctl.store.raw`). ``source_modified`` keeps the timestamp field as

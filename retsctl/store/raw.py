@@ -29,7 +29,7 @@ def columns_json(columns: Columns) -> bytes:
 
 
 def record_hash(columns: bytes, values: bytes) -> str:
-    """The fingerprint of one raw version (its column list's JSON and its values' JSON): SHA-256,
+    """The fingerprint of one raw version (its column list as JSON, its escaped values): SHA-256,
     which current CPUs compute in hardware, its first 128 bits in hex."""
     return _with(_hasher(columns), values)
 
