@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from retsctl import DATA_FRAME_MODULES
 from retsctl.cli.connection import ConnectionOptions, connection_options, open_session
 from retsctl.cli.db import DsnOption, resolve_dsn
 from retsctl.cli.errors import CliError, error_boundary
 from retsctl.cli.output import Format, JsonFlag, Output
 
 # The pipeline (sync engine, store, mapping, sinks) is imported in the commands: it loads sqlite-utils,
-# numpy, tomlkit and psycopg, which would slow every command's start-up.
+# tomlkit and psycopg, which would slow every command's start-up.
 if TYPE_CHECKING:
     from retsctl.mapping import Mapping
     from retsctl.sinks import Sink
@@ -253,11 +254,6 @@ def properties(
                                            limit=limit)
         table_columns = ["external_id", "address", "list_price", "bedrooms", "bathrooms", "status", "modified_at"]
         out.rows(rows, table_columns=table_columns, label="properties")
-
-
-# sqlite-utils imports these when they are installed, to accept their values in inserts; retsctl
-# passes none. Where they are installed they cost a sync about 50 ms and 12 MB.
-DATA_FRAME_MODULES = ("numpy", "pandas")
 
 
 def import_sqlite_utils_without_data_frames() -> None:

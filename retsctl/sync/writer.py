@@ -309,11 +309,10 @@ class _WriterProcess:
         return self._failure
 
 
-# The child gets the run's import path (so it imports the same retsctl). sqlite-utils imports numpy
-# and pandas when they are installed (to accept their values in inserts; the writer passes none):
-# this process marks them absent for good (about 50 ms and 12 MB where they are installed).
+# The child gets the run's import path (so it imports the same retsctl), and marks the data-frame
+# modules absent for good before sqlite-utils looks for them (it imports no psycopg).
 _ENTRY = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-          "sys.modules.update(numpy=None, pandas=None); "
+          "from retsctl import DATA_FRAME_MODULES; sys.modules.update(dict.fromkeys(DATA_FRAME_MODULES)); "
           "from retsctl.sync.writer import serve; serve(int(sys.argv[2]), int(sys.argv[3]))")
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|DSN", re.IGNORECASE)
 
