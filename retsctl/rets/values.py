@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import orjson
 
 SEPARATOR = b"\t"
+_TEXT_SEPARATOR = SEPARATOR.decode()
 
 
 def encode_values(values: Iterable[str]) -> bytes:
@@ -21,4 +22,4 @@ def encode_values(values: Iterable[str]) -> bytes:
 
 
 def decode_values(text: str) -> list[str]:
-    return orjson.loads('["' + text.replace("\t", '","') + '"]')  # type: ignore[no-any-return]
+    return orjson.loads('["' + text.replace(_TEXT_SEPARATOR, '","') + '"]')  # type: ignore[no-any-return]
